@@ -1,0 +1,66 @@
+// Command rebound is the Rebound bounce processor: an SMTP listener that
+// stores and classifies bounces, and tools to parse, explain and query them.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// A command is one subcommand of rebound. run gets the arguments after the
+// command name and returns the process exit status.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"parse":        {"decode bounce messages and print one record per recipient", runParse},
+		"explain":      {"explain an enhanced status code or a server reply", runExplain},
+		"serve":        {"run the SMTP listener that stores bounces", runServe},
+		"import":       {"store bounces from files, mbox files and maildir folders", runImport},
+		"bounces":      {"list stored bounce records", runBounces},
+		"load":         {"send bounces to an SMTP listener and measure it", runLoad},
+		"suppressions": {"list, check, add, remove and export suppressed addresses", runSuppressions},
+		"incidents":    {"list sending-side incidents (blocks by destination)", runIncidents},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "rebound: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return 2
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: rebound COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-13s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'rebound COMMAND -h' for the flags of a command.")
+}

@@ -1,0 +1,76 @@
+// Package record defines the bounce record: one per recipient of a report,
+// as stored, listed by the API and printed by `rebound parse --json`.
+//
+// The field names are those of docs/design.md. The package depends on nothing
+// of ours, so that every store and every consumer can share it.
+package record
+
+import "time"
+
+// Classes answer the question a bulk sender asks: should I stop mailing this
+// address?
+const (
+	ClassHard      = "hard"       // the address itself is permanently undeliverable
+	ClassSoft      = "soft"       // a temporary condition at the recipient
+	ClassBlock     = "block"      // the sender, its infrastructure or the message was refused
+	ClassComplaint = "complaint"  // ARF feedback (abuse, fraud, opt-out)
+	ClassAutoReply = "auto-reply" // vacation and other RFC 3834 replies
+	ClassDelivered = "delivered"  // success DSNs (delivered, relayed, expanded)
+	ClassUnknown   = "unknown"    // we could not tell
+)
+
+// Advice values: what the sender's application should do.
+const (
+	AdviceSuppress    = "suppress"
+	AdviceRetry       = "retry"
+	AdviceFixSending  = "fix-sending"
+	AdviceUnsubscribe = "unsubscribe"
+	AdviceIgnore      = "ignore"
+)
+
+// Fix owners: who must act.
+const (
+	OwnerSender         = "sender"
+	OwnerSenderAdmin    = "sender-admin"
+	OwnerRecipient      = "recipient"
+	OwnerRecipientAdmin = "recipient-admin"
+)
+
+// Record is what Rebound concluded about one recipient of one report.
+type Record struct {
+	Source            string `json:"source"`
+	Index             int    `json:"index"`
+	Recipient         string `json:"recipient"`
+	OriginalRecipient string `json:"original_recipient,omitempty"`
+	Action            string `json:"action"`
+	Status            string `json:"status"`
+	SMTPCode          string `json:"smtp_code"`
+	Diagnostic        string `json:"diagnostic"`
+	RemoteMTA         string `json:"remote_mta"`
+	ReportingMTA      string `json:"reporting_mta"`
+
+	Reason      string `json:"reason"`
+	Class       string `json:"class"`
+	FixOwner    string `json:"fix_owner"`
+	Advice      string `json:"advice"`
+	Explanation string `json:"explanation,omitempty"`
+	// CatalogEntry names the catalog entry or rule the judgement came from.
+	CatalogEntry string `json:"catalog_entry,omitempty"`
+
+	FeedbackType      string            `json:"feedback_type,omitempty"`
+	OriginalMessageID string            `json:"original_message_id"`
+	OriginalFrom      string            `json:"original_from"`
+	OriginalTo        string            `json:"original_to,omitempty"`
+	OriginalSubject   string            `json:"original_subject"`
+	OriginalHeaders   map[string]string `json:"original_headers,omitempty"`
+	Format            string            `json:"format"`
+
+	ReceivedAt    time.Time `json:"received_at"`
+	Authenticated bool      `json:"authenticated"`
+}
+
+// IsFailure reports whether the record is a delivery failure of any class
+// (hard, soft or block).
+func (r *Record) IsFailure() bool {
+	return r.Class == ClassHard || r.Class == ClassSoft || r.Class == ClassBlock
+}
