@@ -60,6 +60,45 @@ type Store interface {
 	Save(ctx context.Context, m *Message) (SaveResult, error)
 	// Records lists stored records, oldest first.
 	Records(ctx context.Context, q Query) ([]record.Record, error)
+
+	// Suppression returns the suppression of address in force at now, or
+	// nil when the address is not suppressed.
+	Suppression(ctx context.Context, address string, now time.Time) (*Suppression, error)
+	// Suppressions lists the suppressions in force at now, by address.
+	Suppressions(ctx context.Context, now time.Time) ([]Suppression, error)
+	// AddSuppression suppresses an address by hand (Cause manual unless set).
+	AddSuppression(ctx context.Context, s Suppression) error
+	// RemoveSuppression lifts the suppression of address and resets its
+	// soft-bounce count; it reports whether there was one.
+	RemoveSuppression(ctx context.Context, address string) (bool, error)
+	// Incidents lists sending-side incidents, newest first; open ones only
+	// when openOnly. Open is computed at now.
+	Incidents(ctx context.Context, openOnly bool, now time.Time) ([]Incident, error)
+
 	// Close waits for in-flight saves and releases the store.
 	Close() error
+}
+
+// Suppression is one suppressed address with its cause and evidence.
+type Suppression struct {
+	Address  string    `json:"address"`
+	Cause    string    `json:"cause"`  // suppress.Cause* value
+	Reason   string    `json:"reason"` // bounce reason, or the text given by hand
+	Since    time.Time `json:"since"`
+	Expires  time.Time `json:"expires,omitzero"` // zero: never
+	Evidence []string  `json:"evidence,omitempty"`
+}
+
+// Incident is a sending-side problem: blocks from one destination for one
+// code. It stays open while blocks keep coming.
+type Incident struct {
+	ID        int64     `json:"id"`
+	Domain    string    `json:"domain"` // recipient domain or provider
+	Status    string    `json:"status"`
+	Reason    string    `json:"reason"`
+	Sample    string    `json:"sample"` // one diagnostic text
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Count     int       `json:"count"` // block records
+	Open      bool      `json:"open"`
 }
