@@ -5,6 +5,8 @@
 package suppress
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rebound-mail/rebound/record"
@@ -17,6 +19,10 @@ const (
 	CauseSoft      = "soft"
 	CauseManual    = "manual"
 )
+
+// MaxEvidence bounds the record keys kept per address. The first keys are
+// kept: they are the records that caused the suppression.
+const MaxEvidence = 20
 
 // Policy configures the engine.
 type Policy struct {
@@ -37,6 +43,25 @@ var DefaultPolicy = Policy{
 	IncidentQuiet: time.Hour,
 }
 
+// WithDefaults returns p with its unset soft and incident settings taken
+// from DefaultPolicy. HardExpiry and ComplaintExpiry stay as given: zero
+// means never, which is their default.
+func (p Policy) WithDefaults() Policy {
+	if p.SoftThreshold <= 0 {
+		p.SoftThreshold = DefaultPolicy.SoftThreshold
+	}
+	if p.SoftWindow <= 0 {
+		p.SoftWindow = DefaultPolicy.SoftWindow
+	}
+	if p.SoftExpiry <= 0 {
+		p.SoftExpiry = DefaultPolicy.SoftExpiry
+	}
+	if p.IncidentQuiet <= 0 {
+		p.IncidentQuiet = DefaultPolicy.IncidentQuiet
+	}
+	return p
+}
+
 // State is what the engine keeps per address (lower-cased).
 type State struct {
 	Address     string
@@ -49,12 +74,220 @@ type State struct {
 	Reason     string    // bounce reason, or the text given by hand
 	Since      time.Time // when suppressed
 	Expires    time.Time // zero: never
-	Evidence   []string  // keys of the records that caused it
+	// Evidence holds the keys of the records that caused the suppression;
+	// while the address is not suppressed, those of the soft bounces
+	// counted in the current window.
+	Evidence []string
+}
+
+// InForce reports whether the state is a suppression in force at now.
+func (s State) InForce(now time.Time) bool {
+	return s.Suppressed && (s.Expires.IsZero() || now.Before(s.Expires))
+}
+
+// HasEvidence reports whether key was already scored into the state.
+func (s State) HasEvidence(key string) bool {
+	return key != "" && slices.Contains(s.Evidence, key)
+}
+
+// NormalizeAddress is the form addresses are kept in: trimmed and
+// lower-cased. Local parts are case-sensitive in theory (RFC 5321 section
+// 2.4) but no mailbox provider treats them so, and one address must not
+// escape its suppression by a change of case.
+func NormalizeAddress(addr string) string {
+	addr = strings.TrimSpace(addr)
+	addr = strings.TrimPrefix(addr, "<")
+	addr = strings.TrimSuffix(addr, ">")
+	return strings.ToLower(addr)
+}
+
+// rank orders causes: a suppression is only replaced by one of a higher
+// rank. A decision taken by hand wins over everything; a complaint (the
+// recipient asked) over a bounce; a hard bounce over repeated soft ones.
+func rank(cause string) int {
+	switch cause {
+	case CauseManual:
+		return 4
+	case CauseComplaint:
+		return 3
+	case CauseHard:
+		return 2
+	case CauseSoft:
+		return 1
+	}
+	return 0
 }
 
 // Apply scores one newly stored record against the previous state of its
 // address and returns the next state. key identifies the record (it is kept
 // as evidence). now is the record's received time.
+//
+// Apply never changes prev: the returned state has its own evidence slice.
 func (p Policy) Apply(prev State, rec *record.Record, key string, now time.Time) State {
-	panic("suppress: not built yet")
+	p = p.WithDefaults()
+	s := prev
+	s.Evidence = slices.Clone(prev.Evidence)
+	if s.Address == "" {
+		s.Address = NormalizeAddress(rec.Recipient)
+	}
+	if s.HasEvidence(key) {
+		return s // scored before
+	}
+	s = p.expire(s, now)
+
+	switch rec.Class {
+	case record.ClassHard:
+		s.LastBounce = later(s.LastBounce, now)
+		s = p.suppress(s, CauseHard, rec.Reason, key, now, p.HardExpiry)
+	case record.ClassComplaint:
+		s = p.suppress(s, CauseComplaint, rec.Reason, key, now, p.ComplaintExpiry)
+	case record.ClassSoft:
+		s = p.soft(s, rec, key, now)
+	case record.ClassDelivered:
+		// A delivery proves the temporary condition is over: the soft
+		// count restarts, and a soft suppression is lifted. Suppressions
+		// for other causes stand: a relay may accept mail for a mailbox
+		// that no longer exists, and a complaint or a decision by hand is
+		// not undone by a delivery.
+		s.SoftCount = 0
+		s.WindowStart = time.Time{}
+		if s.Suppressed && s.Cause == CauseSoft {
+			s = lift(s)
+		} else if !s.Suppressed {
+			s.Evidence = nil
+		}
+	default:
+		// Blocks say nothing about the address (they feed incidents);
+		// auto-replies and unknown records do not count.
+	}
+	return s
+}
+
+// expire clears a suppression whose time has passed. An expired soft
+// suppression also restarts the count, so that one more soft bounce does not
+// suppress again at once.
+func (p Policy) expire(s State, now time.Time) State {
+	if !s.Suppressed || s.InForce(now) {
+		return s
+	}
+	if s.Cause == CauseSoft {
+		s.SoftCount = 0
+		s.WindowStart = time.Time{}
+	}
+	return lift(s)
+}
+
+// suppress records a suppression for cause unless one of a higher rank is in
+// force; one of the same cause keeps its start and gains evidence.
+func (p Policy) suppress(s State, cause, reason, key string, now time.Time, expiry time.Duration) State {
+	if s.Suppressed {
+		switch r, nr := rank(s.Cause), rank(cause); {
+		case r > nr:
+			return s
+		case r == nr:
+			s.Evidence = addEvidence(s.Evidence, key)
+			return s
+		}
+		// A higher cause replaces a lower one, keeping its evidence.
+	} else {
+		s.Evidence = nil // soft keys of the window are not the cause
+	}
+	s.Suppressed = true
+	s.Cause = cause
+	s.Reason = reason
+	s.Since = now
+	s.Expires = expiresAt(now, expiry)
+	s.Evidence = addEvidence(s.Evidence, key)
+	return s
+}
+
+// soft counts a soft bounce in the current window, and suppresses when the
+// count reaches the threshold. A window is SoftWindow long from its first
+// bounce; once it has passed, counting starts over.
+func (p Policy) soft(s State, rec *record.Record, key string, now time.Time) State {
+	s.LastBounce = later(s.LastBounce, now)
+	if s.SoftCount == 0 || s.WindowStart.IsZero() || now.Sub(s.WindowStart) >= p.SoftWindow || s.WindowStart.Sub(now) >= p.SoftWindow {
+		s.SoftCount = 0
+		s.WindowStart = now
+		if !s.Suppressed {
+			s.Evidence = nil
+		}
+	} else if now.Before(s.WindowStart) {
+		s.WindowStart = now // an older bounce imported late
+	}
+	s.SoftCount++
+
+	if s.Suppressed {
+		if s.Cause == CauseSoft {
+			// Still bouncing: the suppression lasts SoftExpiry from the
+			// latest bounce.
+			s.Evidence = addEvidence(s.Evidence, key)
+			if e := expiresAt(now, p.SoftExpiry); e.After(s.Expires) {
+				s.Expires = e
+			}
+		}
+		return s
+	}
+	s.Evidence = addEvidence(s.Evidence, key)
+	if s.SoftCount >= p.SoftThreshold {
+		s.Suppressed = true
+		s.Cause = CauseSoft
+		s.Reason = rec.Reason
+		s.Since = now
+		s.Expires = expiresAt(now, p.SoftExpiry)
+	}
+	return s
+}
+
+// Manual suppresses the address by hand. It replaces any suppression in
+// force; expires zero means never. The soft history is kept.
+func Manual(prev State, reason string, now, expires time.Time) State {
+	s := prev
+	s.Suppressed = true
+	s.Cause = CauseManual
+	s.Reason = reason
+	s.Since = now
+	s.Expires = expires
+	s.Evidence = nil
+	return s
+}
+
+// Remove lifts any suppression by hand and resets the soft count, so that
+// the address starts over.
+func Remove(prev State) State {
+	s := lift(prev)
+	s.SoftCount = 0
+	s.WindowStart = time.Time{}
+	return s
+}
+
+func lift(s State) State {
+	s.Suppressed = false
+	s.Cause = ""
+	s.Reason = ""
+	s.Since = time.Time{}
+	s.Expires = time.Time{}
+	s.Evidence = nil
+	return s
+}
+
+func addEvidence(ev []string, key string) []string {
+	if key == "" || len(ev) >= MaxEvidence || slices.Contains(ev, key) {
+		return ev
+	}
+	return append(ev, key)
+}
+
+func expiresAt(now time.Time, d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return now.Add(d)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
