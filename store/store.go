@@ -1,6 +1,31 @@
 // Package store persists received messages, their bounce records and the
 // suppression list, behind one interface with an embedded SQLite
 // implementation (the default) and a PostgreSQL one.
+//
+// The backends live in their own packages (store/sqlite, store/postgres) and
+// import this one for its types, so this package cannot import them. Open
+// therefore takes the backends from its caller: Options.Backends maps a URL
+// scheme to the backend's OpenFunc, and the command wires them, e.g.
+//
+//	store.Open(ctx, url, store.Options{Backends: map[string]store.OpenFunc{
+//		"sqlite":   sqlite.Open,
+//		"postgres": postgres.Open,
+//	}})
+//
+// This keeps backends out of binaries that do not want them and leaves no
+// package-level registry to mutate.
+//
+// Every backend keeps the same promises, checked by the conformance suite in
+// store/storetest:
+//
+//   - Save returns only after the raw message, its envelope and its records
+//     are committed durably; concurrent Saves are committed together (group
+//     commit), and one failing message does not fail the others.
+//   - The same content saved twice is stored once: the second Save reports
+//     Duplicate and adds no records and no suppression strikes.
+//   - Every newly stored record is scored by suppress.Policy.Apply in the
+//     transaction that stores it, and every block record opens or extends an
+//     incident for its destination.
 package store
 
 import (
@@ -13,6 +38,9 @@ import (
 
 // ErrClosed is returned by a store that has been closed.
 var ErrClosed = errors.New("store: closed")
+
+// ErrNotFound is returned when the requested message does not exist.
+var ErrNotFound = errors.New("store: not found")
 
 // Message is one received message with its envelope and the records decoded
 // from it.
@@ -40,7 +68,9 @@ type SaveResult struct {
 	Duplicate bool
 }
 
-// Query selects stored records. Zero fields do not restrict.
+// Query selects stored records. Zero fields do not restrict. Recipient and
+// Domain match without regard to case; Since and Until bound the record's
+// ReceivedAt as Since <= t < Until.
 type Query struct {
 	Recipient string
 	Domain    string
@@ -51,12 +81,27 @@ type Query struct {
 	Limit     int // 0: no limit
 }
 
+// MessageQuery selects stored messages. Zero fields do not restrict.
+type MessageQuery struct {
+	// Unrecognized selects only messages stored with a ParseError.
+	Unrecognized bool
+	Since        time.Time
+	Until        time.Time
+	Limit        int // 0: no limit
+}
+
 // Store is implemented by every storage backend. Implementations are safe
 // for concurrent use.
 type Store interface {
 	// Save stores the raw message, its envelope and its records durably, in
 	// one transaction: when it returns nil, the data survives a crash.
-	// Concurrent calls may be committed together (group commit).
+	// Concurrent calls may be committed together (group commit). Save sets
+	// m.ID. A zero m.ReceivedAt is taken from the store's clock, and a
+	// record's zero ReceivedAt from the message. Records of a message with
+	// ParseError set are ignored. On error nothing of m is stored, except
+	// when ctx ended first: the message may then still be committed, and
+	// the caller's retry finds it a Duplicate. After Close, Save and the
+	// other writes fail with ErrClosed.
 	Save(ctx context.Context, m *Message) (SaveResult, error)
 	// Records lists stored records, oldest first.
 	Records(ctx context.Context, q Query) ([]record.Record, error)
@@ -74,6 +119,13 @@ type Store interface {
 	// Incidents lists sending-side incidents, newest first; open ones only
 	// when openOnly. Open is computed at now.
 	Incidents(ctx context.Context, openOnly bool, now time.Time) ([]Incident, error)
+
+	// Messages lists stored messages, oldest first, with their envelope but
+	// without Raw and Records (use Message for those).
+	Messages(ctx context.Context, q MessageQuery) ([]Message, error)
+	// Message returns one stored message with its raw bytes and records, or
+	// ErrNotFound.
+	Message(ctx context.Context, id int64) (*Message, error)
 
 	// Close waits for in-flight saves and releases the store.
 	Close() error

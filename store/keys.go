@@ -1,0 +1,42 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+
+	"github.com/rebound-mail/rebound/record"
+	"github.com/rebound-mail/rebound/suppress"
+)
+
+// Identities shared by the backends, so that every backend derives the same
+// keys from the same message. Addresses are normalized with
+// suppress.NormalizeAddress and incidents grouped by suppress.IncidentKey.
+
+// ContentHash identifies a message by its bytes: an MTA that retries after
+// a lost 250 sends the same bytes again, and Save stores them once.
+func ContentHash(raw []byte) [sha256.Size]byte {
+	return sha256.Sum256(raw)
+}
+
+// RecordKey is the idempotency key of one record of a message: the original
+// Message-ID, the recipient, the status and the position in the report,
+// bound to the content hash of the message that carried them. It is also
+// what suppressions keep as evidence.
+func RecordKey(content [sha256.Size]byte, rec *record.Record) string {
+	h := sha256.New()
+	h.Write(content[:])
+	for _, s := range []string{rec.OriginalMessageID, suppress.NormalizeAddress(rec.Recipient), rec.Status} {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	var idx [8]byte
+	binary.BigEndian.PutUint64(idx[:], uint64(rec.Index))
+	h.Write(idx[:])
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	// 128 bits are plenty to tell records apart and keep evidence short.
+	return hex.EncodeToString(sum[:16])
+}

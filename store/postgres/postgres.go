@@ -1,0 +1,336 @@
+// Package postgres is the store for several Rebound instances sharing one
+// PostgreSQL database (github.com/jackc/pgx/v5). It keeps the schema and the
+// semantics of the SQLite store.
+//
+// Saves go through a few writer goroutines per instance, each committing
+// whatever queued up since its last commit in one transaction (group
+// commit) of three pipelined round trips, with set-based statements
+// (unnest) rather than statements per message. Saves are idempotent across
+// instances: a message is keyed by the hash of its content (INSERT ... ON
+// CONFLICT DO NOTHING), so the same bounce delivered to two instances is
+// stored once. The suppression state of an address is locked (an upsert
+// that locks the row) before a record is scored against it, and incidents
+// are serialised by transaction-level advisory locks; every transaction
+// takes its locks in one fixed order (content hashes, then addresses, then
+// incident keys, each sorted), so writers of one or several instances do
+// not deadlock each other in the common case and never lose a soft-bounce
+// count. A batch that still meets a deadlock or a serialisation failure is
+// run again; one that fails otherwise is retried message by message, so
+// that one bad message fails alone.
+//
+// Text columns hold valid UTF-8 without NUL bytes (PostgreSQL refuses
+// others; such bytes are stored as U+FFFD), and indexed ones at most
+// maxIndexed bytes; the raw message is kept byte for byte.
+//
+// The tests need a server: REBOUND_TEST_POSTGRES names a database in which
+// each test makes a schema of its own (eval "$(.ci/postgres.sh start)"
+// starts a private cluster and sets it).
+package postgres
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rebound-mail/rebound/store"
+)
+
+// Store is a store.Store on a PostgreSQL database. It is safe for
+// concurrent use, and several Stores (in one process or many) may share one
+// database.
+type Store struct {
+	opts store.Options
+	pool *pgxpool.Pool
+
+	// mu guards closed and sending on reqs, so that Close cannot close the
+	// channel under a sender.
+	mu         sync.RWMutex
+	closed     bool
+	reqs       chan *saveRequest
+	writerDone chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://...), and brings its
+// schema up to date. It has the signature of store.OpenFunc.
+func Open(ctx context.Context, url string, opts store.Options) (store.Store, error) {
+	return OpenStore(ctx, url, opts)
+}
+
+// OpenStore is Open returning the concrete type.
+func OpenStore(ctx context.Context, url string, opts store.Options) (*Store, error) {
+	opts = opts.WithDefaults()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if cfg.MaxConns < writers+4 {
+		cfg.MaxConns = writers + 4 // the writers, and reads beside them
+	}
+	// A lock held by another instance is waited for no longer than the
+	// busy timeout; the batch then fails and the MTA retries.
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the URL, an unreachable server would
+		// hold a Save for the system's TCP timeout.
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{
+		opts:       opts,
+		pool:       pool,
+		reqs:       make(chan *saveRequest, opts.BatchSize),
+		writerDone: make(chan struct{}),
+	}
+	go s.writeLoops()
+	return s, nil
+}
+
+// Close waits for the saves already queued, then closes the connections.
+// Saves after Close fail with store.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.writerDone
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) now() time.Time {
+	return s.opts.Now()
+}
+
+// Migrations are numbered SQL files, NNNN_name.sql, applied in order at
+// open, each in its own transaction with its version bump.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("migration %q: name must be NNNN_name.sql", name)
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{v, name, string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %q: want version %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// migrationLock is the advisory lock key that serialises migrations of
+// instances starting together ("rebound" in ASCII).
+const migrationLock = 0x7265626f756e64
+
+// migrate brings the schema to the newest version. A session advisory lock
+// makes instances that start at once migrate one after the other; the
+// later ones find the work done. A database written by a newer program is
+// refused rather than guessed at.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("migrating: taking the migration lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_version: %w", err)
+	}
+	for {
+		done, err := migrateStep(ctx, conn.Conn(), ms)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func migrateStep(ctx context.Context, conn *pgx.Conn, ms []migration) (done bool, err error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("migrating: %w", err)
+	}
+	defer tx.Rollback(context.Background())
+	var version int
+	err = tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return false, fmt.Errorf("initialising schema_version: %w", err)
+		}
+	case err != nil:
+		return false, fmt.Errorf("reading schema_version: %w", err)
+	}
+	if version > len(ms) {
+		return false, fmt.Errorf("database schema version %d is newer than this program's %d", version, len(ms))
+	}
+	if version == len(ms) {
+		return true, nil
+	}
+	m := ms[version]
+	if _, err := tx.Exec(ctx, m.sql); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, m.version); err != nil {
+		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("migration %s: commit: %w", m.name, err)
+	}
+	return false, nil
+}
+
+// retryable reports whether err is a failure that running the transaction
+// again can cure: a deadlock or a serialisation failure (SQLSTATE class 40).
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40P01" || pe.Code == "40001"
+	}
+	return false
+}
+
+// Times are stored as Unix nanoseconds; 0 stands for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// text makes s storable in a TEXT column: PostgreSQL refuses NUL bytes and
+// invalid UTF-8, which a broken bounce may well contain. The stored text
+// shows U+FFFD in their place.
+func text(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// maxIndexed bounds the bytes of a value kept in an indexed column. A
+// B-tree entry must fit in a third of a page (about 2700 bytes), and one
+// absurd recipient in a forged bounce must not fail the saves of a whole
+// batch; no real address comes close (RFC 5321 section 4.5.3.1.3 bounds a
+// path to 256 octets).
+const maxIndexed = 1000
+
+// indexed is text(s) cut to maxIndexed bytes on a character boundary.
+func indexed(s string) string {
+	s = text(s)
+	if len(s) <= maxIndexed {
+		return s
+	}
+	i := maxIndexed
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
+// Raw messages are DEFLATE-compressed (RFC 1951) at the fastest level, in
+// the caller's goroutine so that compression scales with the cores.
+var flateWriters = sync.Pool{New: func() any {
+	w, err := flate.NewWriter(nil, flate.BestSpeed)
+	if err != nil {
+		panic(err) // only for an invalid level
+	}
+	return w
+}}
+
+func compress(raw []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(raw)/2 + 64)
+	w := flateWriters.Get().(*flate.Writer)
+	w.Reset(&buf)
+	w.Write(raw) // writes to a bytes.Buffer do not fail
+	w.Close()
+	flateWriters.Put(w)
+	return buf.Bytes()
+}
+
+// decompress inflates a stored message whose original size is size; the
+// size bounds what is read, so a damaged row cannot balloon in memory.
+func decompress(data []byte, size int64) ([]byte, error) {
+	r := flate.NewReader(bytes.NewReader(data))
+	defer r.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	n, err := io.Copy(buf, io.LimitReader(r, size+1))
+	if err != nil {
+		return nil, fmt.Errorf("decompressing raw message: %w", err)
+	}
+	if n != size {
+		return nil, fmt.Errorf("decompressing raw message: got %d bytes, stored size is %d", n, size)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,86 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// recordColumns are the columns of a record as read back, in the order
+// scanRecord expects.
+const recordColumns = `source, idx, recipient, original_recipient, action, status, smtp_code,
+	diagnostic, remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation,
+	catalog_entry, feedback_type, original_message_id, original_from, original_to,
+	original_subject, original_headers, format, received_at, authenticated`
+
+const addressColumns = `address, soft_count, window_start, last_bounce, suppressed, cause, reason,
+	since, expires, evidence`
+
+// statements are the writer's prepared statements, bound to its connection.
+type statements struct {
+	begin, commit, rollback        *sql.Stmt
+	savepoint, release, rollbackTo *sql.Stmt
+	insertMessage, messageByHash   *sql.Stmt
+	insertRecord                   *sql.Stmt
+	loadAddress, storeAddress      *sql.Stmt
+	findIncident, insertIncident   *sql.Stmt
+	extendIncident                 *sql.Stmt
+	all                            []*sql.Stmt
+}
+
+func prepare(conn *sql.Conn) (*statements, error) {
+	st := &statements{}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		// IMMEDIATE takes the write lock at once, so a lock held by another
+		// process is waited for (busy timeout) here rather than failing a
+		// statement halfway through the batch.
+		{&st.begin, `BEGIN IMMEDIATE`},
+		{&st.commit, `COMMIT`},
+		{&st.rollback, `ROLLBACK`},
+		{&st.savepoint, `SAVEPOINT job`},
+		{&st.release, `RELEASE job`},
+		{&st.rollbackTo, `ROLLBACK TO job`},
+		{&st.insertMessage, `INSERT INTO messages (content_hash, received_at, source, remote_addr,
+			helo, mail_from, rcpt_to, parse_error, format, raw_size, raw)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (content_hash) DO NOTHING`},
+		{&st.messageByHash, `SELECT id FROM messages WHERE content_hash = ?`},
+		{&st.insertRecord, `INSERT INTO records (message_id, key, address, recipient_domain, ` + recordColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.loadAddress, `SELECT ` + addressColumns + ` FROM addresses WHERE address = ?`},
+		{&st.storeAddress, `INSERT INTO addresses (` + addressColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (address) DO UPDATE SET soft_count = excluded.soft_count,
+			window_start = excluded.window_start, last_bounce = excluded.last_bounce,
+			suppressed = excluded.suppressed, cause = excluded.cause, reason = excluded.reason,
+			since = excluded.since, expires = excluded.expires, evidence = excluded.evidence`},
+		// The incident a block at time t joins: same destination and code,
+		// and t within the quiet period of its span.
+		{&st.findIncident, `SELECT id, first_seen, last_seen FROM incidents
+			WHERE domain = ? AND code = ? AND last_seen >= ? AND first_seen <= ?
+			ORDER BY last_seen DESC LIMIT 1`},
+		{&st.insertIncident, `INSERT INTO incidents (domain, code, status, reason, sample,
+			first_seen, last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, 1)`},
+		{&st.extendIncident, `UPDATE incidents SET first_seen = ?, last_seen = ?, count = count + 1
+			WHERE id = ?`},
+	} {
+		s, err := conn.PrepareContext(context.Background(), p.sql)
+		if err != nil {
+			st.close()
+			return nil, fmt.Errorf("sqlite: preparing %q: %w", p.sql, err)
+		}
+		*p.dst = s
+		st.all = append(st.all, s)
+	}
+	return st, nil
+}
+
+func (st *statements) close() {
+	for _, s := range st.all {
+		s.Close()
+	}
+	st.all = nil
+}
