@@ -59,6 +59,10 @@ type Recipient struct {
 	LastAttemptDate   string
 	WillRetryUntil    string
 	FeedbackType      string // ARF only
+	// Command is the SMTP command the reply answered ("MAIL", "RCPT",
+	// "DATA"), when the report tells (a transcript, "in reply to end of
+	// DATA command"); empty when unknown.
+	Command string
 }
 
 // Original describes the message that bounced.

@@ -1,5 +1,32 @@
 package dsn
 
+import "strings"
+
+// Reading the human-readable bounces MTAs send without a machine-readable
+// delivery-status part (RFC 3464 section 2 is optional in practice): qmail,
+// older Exim and Sendmail, Postfix without a report, Exchange and Office 365
+// text NDRs, Lotus Notes, Yahoo, Gmail and the many MTAs that imitate them.
+//
+// Rather than one reader per MTA, one line-oriented state machine reads them
+// all. The notice is cut where the copy of the original message starts; a
+// line that starts with an address (optionally labelled, quoted, bracketed
+// or after a display name right below "...failed to these recipients:")
+// opens a recipient, and so does an address right after a phrase such as
+// "error delivering your mail to"; the lines after it, up to the next
+// recipient or section separator, are what the remote server said about
+// it. SMTP transcripts (">>> RCPT TO:<a>", "<<< 550 ...", "550 <a>... User
+// unknown", Postfix's "In:"/"Out:") are read on their own. Codes are then
+// found in the recipient's text with findStatus and findSMTPCode, never
+// invented. When the text names nobody, X-Failed-Recipients (Exim), the
+// RCPT TO of a transcript or the single To of the original says who.
+// Amazon SES notifications (JSON) are read in text_ses.go.
+
+// maxTextRecipients bounds the recipients read from one text notice.
+const maxTextRecipients = 1000
+
+// maxTextDiagnostic bounds the diagnostic text kept per recipient.
+const maxTextDiagnostic = 2000
+
 // scanText reads a human-readable bounce. body is the decoded text of the
 // message's human-readable part(s), or its whole decoded body when it is not
 // MIME; hdr returns a decoded top-level header field ("" when absent). When
@@ -7,13 +34,698 @@ package dsn
 // and returns true. rep.Original is already filled when the original
 // message was attached.
 func scanText(rep *Report, hdr func(name string) string, body []byte) bool {
+	if scanSES(rep, body) {
+		return true
+	}
+	text := string(body)
+	notice := cutOriginal(text)
+	subject := hdr("Subject")
+	lower := lowerASCIIText(notice)
+	certainty := bounceLike(hdr, notice, lower)
+	if certainty == notBounce {
+		return false
+	}
+
+	sc := textScanner{cur: -1}
+	if addr, _ := leadingAddress(strings.TrimSpace(addressOf(hdr("To")))); addr != "" {
+		sc.exclude = addr
+	}
+	quoted := quotedNotice(notice)
+	for rest := notice; rest != ""; {
+		var line string
+		line, rest = nextLine(rest)
+		if quoted {
+			line = unquoteLine(line)
+		}
+		sc.line(line)
+		if len(sc.rcpts) >= maxTextRecipients {
+			break
+		}
+	}
+	sc.closeBlock()
+
+	rcpts := sc.recipients()
+	if len(rcpts) == 0 || len(rcpts) == 1 && strings.EqualFold(rcpts[0].addr, sc.exclude) {
+		if xfr := failedRecipients(hdr("X-Failed-Recipients"), notice); len(xfr) > 0 {
+			rcpts = xfr
+		}
+	}
+	if len(rcpts) == 0 {
+		sure := containsAnyFold(hdr("From"), textBounceSenders) && containsAnyFold(subject, textStrongSubjects)
+		rcpts = sc.fallback(rep, notice, text[len(notice):], sure)
+	}
+	if len(rcpts) == 0 {
+		return false
+	}
+	if len(rcpts) == 1 && !rcpts[0].hasCode() {
+		// The reply may stand apart from the recipient list, before it
+		// ("Could not be delivered because of 550 ...") or after it.
+		if diag := noticeDiagnostic(notice); diag != nil {
+			// It is the server's text: it goes first.
+			rcpts[0].context = rcpts[0].lines
+			rcpts[0].lines, rcpts[0].lead = diag, 0
+		}
+	}
+
+	if certainty == maybeBounce {
+		// Words of failure in a message not from a mail system: only a
+		// server's code makes it a bounce.
+		coded := rcpts[:0:0]
+		for _, r := range rcpts {
+			if r.hasCode() {
+				coded = append(coded, r)
+			}
+		}
+		if rcpts = coded; len(rcpts) == 0 {
+			return false
+		}
+	}
+	action := "failed"
+	if delayedNotice(subject, lower) {
+		action = "delayed"
+	}
+	for i := range rcpts {
+		r := &rcpts[i]
+		diag := r.diagnostic()
+		status, code := r.codes()
+		remote := r.remote
+		if remote == "" {
+			remote = remoteHost(diag)
+		}
+		if remote == "" {
+			remote = sc.host
+		}
+		act := action
+		if r.action != "" {
+			act = r.action
+		}
+		rep.Recipients = append(rep.Recipients, Recipient{
+			FinalRecipient: r.addr,
+			Action:         act,
+			Status:         status,
+			SMTPCode:       code,
+			RemoteMTA:      remote,
+			Diagnostic:     diag,
+			Command:        r.command,
+		})
+	}
+	if rep.Format == "" {
+		rep.Format = textFormat(lower)
+	}
+	if rep.ReportingMTA == "" {
+		rep.ReportingMTA = sc.generating
+	}
+	if o := rep.Original; o.MessageID == "" && o.From == "" && o.To == "" && o.Subject == "" {
+		inlineOriginal(rep, text[len(notice):])
+	}
+	return true
+}
+
+// inlineOriginal fills rep.Original from the header of the original
+// message when the notice quotes it as text after a marker line ("---
+// Below this line is a copy of the message.") rather than attaching it.
+func inlineOriginal(rep *Report, after string) {
+	// Skip the marker line and what separates it from the header: blank
+	// lines, a second marker, an mbox "From " line.
+	for n := 0; after != "" && n < 4; n++ {
+		line, rest := nextLine(after)
+		if n > 0 && headerLine(line) {
+			break
+		}
+		after = rest
+	}
+	h, _, _ := readHeader([]byte(after), 256<<10, nil)
+	if h.text("From") == "" && h.text("To") == "" && h.text("Subject") == "" && h.text("Message-Id") == "" {
+		return
+	}
+	rep.Original = originalOf(h)
+}
+
+// textRecipient is one failed recipient and the lines said about it.
+type textRecipient struct {
+	addr         string
+	lines        []string // the block of text after the address, "" between paragraphs
+	code, status string   // set by Sendmail transcript lines
+	reply        string   // the server reply of a Sendmail transcript
+	remote       string
+	before       string // the line before the address
+	listed       bool   // named right after a list introduction
+	command      string // the SMTP command a transcript reply answered
+	lead         int    // lines that only name the recipient ("error delivering to <a>")
+	action       string // from an "Action:" field quoted in the text
+	// context is the recipient's own block when the server's text stood
+	// apart from it: said after that text, it explains a bare "Status
+	// code: 550 5.4.1" (Office 365).
+	context []string
+}
+
+// said reports whether anything was read about r yet.
+func (r *textRecipient) said() bool {
+	return r.reply != "" || r.code != "" || len(r.lines) > 0
+}
+
+// textScanner is the state machine that reads a notice line by line.
+type textScanner struct {
+	rcpts   []textRecipient
+	byAddr  map[string]int // index in rcpts by lower-case address
+	cur     int            // the recipient whose block is being read, -1 for none
+	exclude string         // the bounce's own recipient: the sender, never a failed recipient
+
+	// Sendmail transcripts.
+	host         string   // "... while talking to host:"
+	pendingRcpt  string   // ">>> RCPT To:<addr>"
+	pendingReply string   // "<<< 550 ..."
+	pendingCmd   string   // the verb of the last command: "RCPT", "DATA"
+	lastCmd      string   // the command lastReply answered
+	hostLine     string   // "421 example.com (smtp)... Deferred"
+	lastRcpt     string   // the last RCPT TO of a transcript
+	lastReply    string   // the first error reply after it
+	prev         string   // the previous non-empty line
+	para         []string // the lines of the current paragraph, at most a few
+	listing      bool     // the last line introduced a list of recipients
+	// generating is the host Exchange names as "Generating server:" or
+	// "DSN generated by:", the reporting MTA of the notice;
+	// wantGenerating is set while its value is awaited on the next line.
+	generating     string
+	wantGenerating bool
+	prevListing  bool
+}
+
+func (sc *textScanner) line(raw string) {
+	t := strings.TrimSpace(raw)
+	if t != "" {
+		sc.prevListing = sc.listing
+		sc.listing = listIntro(t)
+		defer func() {
+			sc.prev = t
+			if !isSeparatorLine(t) {
+				// Keep the last lines: those right before an address.
+				if len(sc.para) == 4 {
+					copy(sc.para, sc.para[1:])
+					sc.para = sc.para[:3]
+				}
+				sc.para = append(sc.para, t)
+			}
+		}()
+	}
+	if t != "" && sc.generating == "" {
+		sc.generatingServer(t)
+	}
+	if t == "" {
+		if sc.cur >= 0 {
+			r := &sc.rcpts[sc.cur]
+			if n := len(r.lines); n > 0 && r.lines[n-1] != "" {
+				r.lines = append(r.lines, "")
+			}
+		}
+		return
+	}
+	kind, rest := transcriptLine(t)
+	switch kind {
+	case transcriptCommand:
+		if a, _ := leadingAddress(rest); a != "" {
+			// Not a command: ">>> a@b <a@b>" lists a recipient.
+			t = rest
+			break
+		}
+		// The command the replies that follow answer.
+		sc.pendingReply = ""
+		sc.pendingRcpt = ""
+		sc.pendingCmd = commandVerb(rest)
+		if i := indexFoldString(rest, "RCPT TO:"); i >= 0 {
+			sc.pendingRcpt, _ = leadingAddress(strings.TrimSpace(rest[i+len("RCPT TO:"):]))
+			sc.lastRcpt = sc.pendingRcpt
+			sc.lastReply = ""
+		}
+		return
+	case transcriptReply:
+		if rest == "" || (rest[0] != '4' && rest[0] != '5') {
+			return
+		}
+		if sc.pendingReply == "" {
+			sc.pendingReply = rest
+		}
+		if sc.lastReply == "" {
+			sc.lastReply = rest
+			sc.lastCmd = sc.pendingCmd
+		}
+		if sc.pendingRcpt != "" {
+			if i, ok := sc.byAddr[strings.ToLower(sc.pendingRcpt)]; ok && sc.rcpts[i].reply == "" {
+				sc.rcpts[i].reply = rest
+				sc.rcpts[i].command = sc.pendingCmd
+			}
+		}
+		return
+	}
+	switch {
+	case isSeparatorLine(t):
+		// A separator ends a block, unless nothing was said yet about its
+		// recipient: then the reason comes in the next section.
+		if sc.cur >= 0 && !sc.rcpts[sc.cur].said() {
+			return
+		}
+		sc.closeBlock()
+		return
+	}
+	if host, ok := talkingTo(t); ok {
+		sc.closeBlock()
+		sc.host = host
+		return
+	}
+	if sc.sendmailLine(t) {
+		return
+	}
+	addr, rest := lineAddress(t)
+	if addr == "" && (sc.prevListing || sc.cur >= 0 && sc.rcpts[sc.cur].listed) {
+		// Right after "...failed to these recipients:", or after another
+		// recipient so listed: "Display Name <a@b>" or "Name (a@b)".
+		addr, rest = namedAddress(t)
+	}
+	if addr != "" && !senderIntro(sc.prev) {
+		if sc.cur >= 0 && strings.EqualFold(sc.rcpts[sc.cur].addr, addr) {
+			// The address repeated inside its own diagnostic.
+			sc.rcpts[sc.cur].lines = append(sc.rcpts[sc.cur].lines, t)
+			return
+		}
+		listed := sc.prevListing || sc.cur >= 0 && sc.rcpts[sc.cur].listed
+		sc.closeBlock()
+		sc.cur = sc.add(addr)
+		r := &sc.rcpts[sc.cur]
+		r.listed = r.listed || listed
+		if r.before == "" && len(sc.para) > 0 && !isSeparatorLine(sc.prev) {
+			// Some MTAs give the reason first (Notes, ezweb).
+			r.before = joinLines(sc.para)
+		}
+		switch rest = cleanAfterAddress(rest); {
+		case rest != "":
+			r.lines = append(r.lines, rest)
+		case containsAnyFold(t, textFailureWords):
+			// "Unknown user: a@b"
+			r.lines = append(r.lines, t)
+		}
+		return
+	}
+	if sc.cur < 0 {
+		if addr := introducedAddress(t); addr != "" {
+			sc.cur = sc.add(addr)
+			r := &sc.rcpts[sc.cur]
+			if len(r.lines) == 0 {
+				r.lead = 1
+			}
+			r.lines = append(r.lines, t)
+			return
+		}
+	}
+	if sc.cur >= 0 {
+		r := &sc.rcpts[sc.cur]
+		if hasPrefixFoldString(t, "Action:") {
+			// RFC 3464 fields quoted in the text.
+			switch a := strings.ToLower(strings.TrimSpace(t[len("Action:"):])); a {
+			case "failed", "delayed":
+				r.action = a
+			}
+		}
+		if len(r.lines) < 200 {
+			r.lines = append(r.lines, t)
+		}
+	}
+}
+
+// generatingServer reads the server that wrote an Exchange notice:
+// "Generating server: host", the host possibly on the next line, or "DSN
+// generated by: host" of the Office 365 layout.
+func (sc *textScanner) generatingServer(t string) {
+	if sc.wantGenerating {
+		sc.wantGenerating = false
+		sc.generating = hostToken(t)
+		return
+	}
+	for _, label := range []string{"Generating server:", "DSN generated by:"} {
+		if hasPrefixFoldString(t, label) {
+			if v := strings.TrimSpace(t[len(label):]); v != "" {
+				sc.generating = hostToken(v)
+			} else {
+				sc.wantGenerating = true
+			}
+			return
+		}
+	}
+}
+
+// sendmailLine reads a Sendmail transcript result, "550 <a@b>... User
+// unknown" or "554 <a@b>... 550 Host unknown", and remembers a host-level
+// one, "421 example.com (smtp)... Deferred: ...".
+func (sc *textScanner) sendmailLine(t string) bool {
+	if len(t) < 5 || t[3] != ' ' || (t[0] != '4' && t[0] != '5' && t[0] != '2') || !digitByte(t[1]) || !digitByte(t[2]) {
+		return false
+	}
+	rest := strings.TrimSpace(t[4:])
+	lineStatus := ""
+	if st := findStatus(rest); st != "" && strings.HasPrefix(rest, st) {
+		// "550 5.1.1 <a@b>... User unknown"
+		lineStatus = st
+		rest = strings.TrimSpace(rest[len(st):])
+	}
+	addr, after := leadingAddress(rest)
+	if !strings.HasPrefix(after, "...") {
+		if i := strings.Index(rest, "... "); i > 0 && strings.Contains(rest[:i], "(") && !strings.Contains(rest[:i], "@") {
+			if t[0] != '2' && sc.hostLine == "" {
+				sc.hostLine = t
+			}
+			return true
+		}
+		return false
+	}
+	if addr == "" {
+		return false
+	}
+	sc.closeBlock()
+	text := strings.TrimSpace(after[3:])
+	i := sc.add(addr)
+	r := &sc.rcpts[i]
+	if r.reply == "" && (sc.pendingRcpt == "" || strings.EqualFold(sc.pendingRcpt, addr)) {
+		// The reply to the command before, unless that named another
+		// recipient.
+		r.reply = sc.pendingReply
+		if r.reply != "" {
+			r.command = sc.pendingCmd
+		}
+	}
+	if len(r.lines) == 0 {
+		r.lines = append(r.lines, text)
+	}
+	if r.code == "" {
+		switch {
+		case findSMTPCode(text) != "":
+			r.code = findSMTPCode(text)
+		case syntaxReply(findSMTPCode(r.reply)):
+			// The server complained about the protocol (RFC 5321
+			// section 4.2.3, 500-504) rather than judged the mail;
+			// Sendmail's line gives its own verdict on the recipient
+			// ("554 <a>... Remote protocol error" after a 501).
+			r.code = t[:3]
+		case findSMTPCode(r.reply) != "":
+			r.code = findSMTPCode(r.reply)
+		default:
+			r.code = t[:3]
+		}
+	}
+	if r.status == "" {
+		if s := findStatus(text); s != "" {
+			r.status = s
+		} else if s := findStatus(r.reply); s != "" {
+			r.status = s
+		} else {
+			r.status = lineStatus
+		}
+	}
+	if r.remote == "" {
+		r.remote = sc.host
+	}
+	sc.pendingReply = ""
+	sc.pendingRcpt = ""
+	return true
+}
+
+// syntaxReply reports whether code is a reply about the syntax of a
+// command (500 to 504), not about the mail.
+func syntaxReply(code string) bool {
+	return len(code) == 3 && code[0] == '5' && code[1] == '0' && code[2] <= '4'
+}
+
+// add returns the index of the recipient addr, adding it when new.
+func (sc *textScanner) add(addr string) int {
+	key := strings.ToLower(addr)
+	if i, ok := sc.byAddr[key]; ok {
+		return i
+	}
+	if sc.byAddr == nil {
+		sc.byAddr = make(map[string]int)
+	}
+	sc.rcpts = append(sc.rcpts, textRecipient{addr: addr})
+	sc.byAddr[key] = len(sc.rcpts) - 1
+	return len(sc.rcpts) - 1
+}
+
+func (sc *textScanner) closeBlock() { sc.cur = -1 }
+
+// recipients returns the recipients read, without the bounce's own
+// recipient (the sender) unless it is the only one: a sender can mail
+// itself.
+func (sc *textScanner) recipients() []textRecipient {
+	if sc.exclude == "" || len(sc.rcpts) < 2 {
+		return sc.rcpts
+	}
+	out := sc.rcpts[:0:0]
+	for _, r := range sc.rcpts {
+		if !strings.EqualFold(r.addr, sc.exclude) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// codes returns the first status and reply codes said about r, looking
+// at one line at a time so that a line's start is known.
+func (r *textRecipient) codes() (status, code string) {
+	status, code = r.status, r.code
+	if status == "" {
+		status = failure(findStatus(r.reply))
+	}
+	if code == "" {
+		code = failure(findSMTPCode(r.reply))
+	}
+	for _, l := range r.lines {
+		if status != "" && !genericStatus(status) && code != "" {
+			break
+		}
+		if status == "" {
+			status = failure(findStatus(l))
+		} else if genericStatus(status) {
+			// A generic code on one line, the remote server's own on a
+			// later one: the latter explains.
+			if st := failure(findStatus(l)); st != "" && st[0] == status[0] && !genericStatus(st) {
+				status = st
+			}
+		}
+		if code == "" {
+			code = failure(findSMTPCode(l))
+		}
+	}
+	return status, code
+}
+
+// hasCode reports whether what was read about r holds a reply or status
+// code.
+func (r *textRecipient) hasCode() bool {
+	st, c := r.codes()
+	return st != "" || c != ""
+}
+
+// failure returns a status or reply code that reports a failure (class 4
+// or 5), "" for a success: a bounce never fails with a 2xx, which in its
+// text only quotes a transcript or a size.
+func failure(code string) string {
+	if code == "" || code[0] == '2' {
+		return ""
+	}
+	return code
+}
+
+// failedRecipients reads the X-Failed-Recipients field (set by Exim) when
+// the text names no recipient as an address of its own (a local part
+// alone, a pipe): what the text says goes for all of them.
+func failedRecipients(field, notice string) []textRecipient {
+	var out []textRecipient
+	var diag []string
+	for _, f := range strings.Split(field, ",") {
+		if a, _ := leadingAddress(strings.TrimSpace(f)); a != "" && !hasRecipient(out, a) {
+			if diag == nil {
+				if diag = noticeDiagnostic(notice); diag == nil {
+					diag = noticeSummary(notice)
+				}
+			}
+			out = append(out, textRecipient{addr: a, lines: diag})
+			if len(out) >= maxTextRecipients {
+				break
+			}
+		}
+	}
+	return out
+}
+
+func hasRecipient(rs []textRecipient, addr string) bool {
+	for _, r := range rs {
+		if strings.EqualFold(r.addr, addr) {
+			return true
+		}
+	}
 	return false
 }
 
-// findStatus returns the first enhanced status code (RFC 3463, e.g.
-// "5.1.1") in s, or "".
-func findStatus(s string) string { return "" }
+// fallback finds the recipient of a notice that names no recipient on a
+// line of its own, when the text carries a reply or status code: the
+// address of a Sendmail "RCPT TO" or the To of the attached original.
+//
+// Without a code, only a notice a mail system calls undeliverable (sure
+// is true) about a message that had a single recipient names it.
+func (sc *textScanner) fallback(rep *Report, notice, original string, sure bool) []textRecipient {
+	diag := noticeDiagnostic(notice)
+	if sc.hostLine != "" {
+		diag = []string{sc.hostLine}
+	}
+	if diag == nil {
+		if !sure {
+			return nil
+		}
+		to := rep.Original.To
+		if to == "" {
+			to = inlineHeader(original, "To:")
+		}
+		addr, _ := leadingAddress(strings.TrimSpace(addressOf(to)))
+		if addr == "" || strings.Count(to, "@") != 1 || strings.EqualFold(addr, sc.exclude) {
+			return nil
+		}
+		return []textRecipient{{addr: addr, lines: noticeSummary(notice)}}
+	}
+	addr := sc.lastRcpt
+	if addr != "" && sc.lastReply != "" {
+		return []textRecipient{{addr: addr, reply: sc.lastReply, command: sc.lastCmd, remote: sc.host}}
+	}
+	to := rep.Original.To
+	if to == "" {
+		to = inlineHeader(original, "To:")
+	}
+	if addr == "" {
+		addr, _ = leadingAddress(strings.TrimSpace(addressOf(to)))
+	}
+	if addr == "" || strings.EqualFold(addr, sc.exclude) {
+		return nil
+	}
+	r := textRecipient{addr: addr, lines: diag, remote: sc.host}
+	if sc.hostLine != "" {
+		r.code = sc.hostLine[:3]
+		if c := findSMTPCode(sc.hostLine[4:]); c != "" {
+			r.code = c
+		}
+	}
+	return []textRecipient{r}
+}
 
-// findSMTPCode returns the first SMTP reply code (RFC 5321 section 4.2,
-// e.g. "550") that starts a reply in s, or "".
-func findSMTPCode(s string) string { return "" }
+// diagnostic returns what the server said about r: the paragraphs of its
+// block up to the first that holds a reply or status code, or the first
+// paragraph when none does.
+func (r *textRecipient) diagnostic() string {
+	if r.reply != "" {
+		return clip(r.reply)
+	}
+	if d := joinParagraphs(r.lines, r.lead); d != "" {
+		if c := joinLines(r.context); c != "" {
+			d += " " + c
+		}
+		return clip(d)
+	}
+	return clip(r.before)
+}
+
+// joinParagraphs joins lines, "" separating paragraphs, up to and including
+// the first paragraph that holds a code; without codes, up to the first
+// paragraph after the first lead lines that says something rather than
+// introducing the next one ("because:").
+func joinParagraphs(lines []string, lead int) string {
+	start := 0
+	firstEnd := -1
+	for i := 0; i <= len(lines); i++ {
+		if i < len(lines) && lines[i] != "" {
+			continue
+		}
+		if firstEnd < 0 && i > lead && i > start && !strings.HasSuffix(lines[i-1], ":") {
+			firstEnd = i
+		}
+		for _, l := range lines[start:i] {
+			if failure(findSMTPCode(l)) != "" || failure(findStatus(l)) != "" {
+				return joinLines(lines[:i])
+			}
+		}
+		start = i + 1
+	}
+	if firstEnd < 0 {
+		return joinLines(lines)
+	}
+	return joinLines(lines[:firstEnd])
+}
+
+func joinLines(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// clip bounds a diagnostic, cutting at a character boundary.
+func clip(s string) string {
+	if len(s) > maxTextDiagnostic {
+		n := maxTextDiagnostic
+		for n > 0 && s[n]&0xC0 == 0x80 {
+			n--
+		}
+		s = s[:n]
+	}
+	return strings.TrimSpace(s)
+}
+
+// noticeDiagnostic returns the paragraph of the notice that holds the first
+// reply or status code, as lines.
+func noticeDiagnostic(notice string) []string {
+	var para []string
+	found := false
+	for rest := notice; rest != ""; {
+		var line string
+		line, rest = nextLine(rest)
+		t := strings.TrimSpace(line)
+		if t == "" {
+			if found {
+				break
+			}
+			para = para[:0]
+			continue
+		}
+		if strings.HasPrefix(t, ">>>") {
+			continue
+		}
+		coded := !found && (failure(findSMTPCode(t)) != "" || failure(findStatus(t)) != "")
+		if len(para) < 50 || coded {
+			para = append(para, t)
+		}
+		found = found || coded
+	}
+	if !found {
+		return nil
+	}
+	return para
+}
+
+// noticeSummary returns the first lines of the notice, for a recipient the
+// text says nothing about on its own (Google Groups, a pipe).
+func noticeSummary(notice string) []string {
+	var lines []string
+	n := 0
+	for rest := notice; rest != "" && n < 600; {
+		var line string
+		line, rest = nextLine(rest)
+		t := strings.TrimSpace(line)
+		if t == "" || isSeparatorLine(t) && len(strings.Trim(t, "-=*# ")) == 0 {
+			continue
+		}
+		lines = append(lines, t)
+		n += len(t)
+	}
+	return lines
+}
