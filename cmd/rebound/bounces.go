@@ -1,11 +1,142 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/record"
+	"github.com/rebound-mail/rebound/store"
 )
 
+// runBounces implements "rebound bounces": it lists stored records, as a
+// table or, with --json, as JSON Lines of record.Record (the output of
+// "rebound parse --json").
 func runBounces(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rebound bounces: not built yet")
-	return 1
+	fs := flag.NewFlagSet("bounces", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON Lines, one record object per line")
+	db := fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
+	var q store.Query
+	fs.StringVar(&q.Recipient, "recipient", "", "only records for this address")
+	fs.StringVar(&q.Domain, "domain", "", "only records for recipients at this domain")
+	fs.StringVar(&q.Reason, "reason", "", "only records with this reason (e.g. userunknown)")
+	fs.StringVar(&q.Class, "class", "", "only records of this class: hard, soft, block, complaint, auto-reply, delivered, unknown")
+	since := fs.String("since", "", "only records received since T: RFC 3339 time, date (2006-01-02) or age (36h, 7d)")
+	fs.IntVar(&q.Limit, "limit", 0, "at most N records (0: all)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: rebound bounces [--json] [--db PATH-or-URL] [--recipient A] [--domain D] [--reason R] [--class C] [--since T] [--limit N]")
+		fs.PrintDefaults()
+	}
+	if stop, status := parseFlags(fs, args); stop {
+		return status
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	if q.Class != "" && !validClass(q.Class) {
+		fmt.Fprintf(stderr, "rebound bounces: --class %q: want hard, soft, block, complaint, auto-reply, delivered or unknown\n", q.Class)
+		return 2
+	}
+	if q.Limit < 0 {
+		fmt.Fprintln(stderr, "rebound bounces: --limit must not be negative")
+		return 2
+	}
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			fmt.Fprintf(stderr, "rebound bounces: --since: %v\n", err)
+			return 2
+		}
+		q.Since = t
+	}
+
+	ctx := context.Background()
+	st, err := openStore(ctx, *db, store.Options{})
+	if err != nil {
+		return failf(stderr, "bounces", "%v", err)
+	}
+	defer st.Close()
+	recs, err := st.Records(ctx, q)
+	if err != nil {
+		return failf(stderr, "bounces", "%v", err)
+	}
+	w := bufio.NewWriter(stdout)
+	if *asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for i := range recs {
+			if err := enc.Encode(&recs[i]); err != nil {
+				return failf(stderr, "bounces", "%v", err)
+			}
+		}
+	} else {
+		writeRecordTable(w, recs)
+	}
+	if err := w.Flush(); err != nil {
+		return failf(stderr, "bounces", "%v", err)
+	}
+	return 0
+}
+
+func validClass(c string) bool {
+	switch c {
+	case record.ClassHard, record.ClassSoft, record.ClassBlock, record.ClassComplaint,
+		record.ClassAutoReply, record.ClassDelivered, record.ClassUnknown:
+		return true
+	}
+	return false
+}
+
+// parseSince reads an RFC 3339 time, a date (UTC midnight) or an age
+// before now ("36h", "7d").
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if d, err := config.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time, a date like 2006-01-02, or an age like 36h or 7d", s)
+}
+
+// writeRecordTable prints one line per record, the columns a person
+// scanning bounces wants first.
+func writeRecordTable(w io.Writer, recs []record.Record) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RECEIVED\tRECIPIENT\tCLASS\tREASON\tSTATUS\tACTION\tDIAGNOSTIC")
+	for i := range recs {
+		r := &recs[i]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.ReceivedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Recipient), orDash(r.Class),
+			orDash(r.Reason), orDash(r.Status), orDash(r.Action), orDash(clip(r.Diagnostic, 60)))
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// clip shortens s to n runes on one line, for tables.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }

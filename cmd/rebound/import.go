@@ -1,11 +1,185 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rebound-mail/rebound/bounce"
+	"github.com/rebound-mail/rebound/dsn"
+	"github.com/rebound-mail/rebound/mailbox"
+	"github.com/rebound-mail/rebound/store"
 )
 
+// runImport implements "rebound import PATH...": every message of the
+// inputs (files, mbox files, maildir and other folders, - for standard
+// input) is decoded and stored like a message received by SMTP; messages
+// that are not bounces are stored as unrecognized.
 func runImport(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rebound import: not built yet")
-	return 1
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
+	lang := fs.String("lang", "en", "language of the explanations: en or nl")
+	quiet := fs.Bool("quiet", false, "no progress line, even on a terminal")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: rebound import [--db PATH-or-URL] [--lang en|nl] PATH...")
+		fmt.Fprintln(stderr, "\nPATH is a message file, an mbox file, a maildir or other folder, or - for standard input.")
+		fs.PrintDefaults()
+	}
+	if stop, status := parseFlags(fs, args); stop {
+		return status
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	an, err := newAnalyzer(*lang, 0)
+	if err != nil {
+		return failf(stderr, "import", "%v", err)
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, *db, store.Options{})
+	if err != nil {
+		return failf(stderr, "import", "%v", err)
+	}
+	in := &mailbox.Reader{Stdin: os.Stdin, MaxSize: int64(dsn.DefaultLimits.MaxMessageSize)}
+	var progress io.Writer
+	if !*quiet && isTerminal(stderr) {
+		progress = stderr
+	}
+	sum := importMessages(ctx, an, st, in, fs.Args(), progress, stderr)
+	if err := st.Close(); err != nil {
+		fmt.Fprintf(stderr, "rebound import: closing store: %v\n", err)
+		sum.errors.Add(1)
+	}
+	fmt.Fprintf(stdout, "import: %d messages, %d records, %d duplicates, %d unrecognized, %d errors\n",
+		sum.messages.Load(), sum.records.Load(), sum.duplicates.Load(), sum.unrecognized.Load(), sum.errors.Load())
+	if sum.errors.Load() > 0 {
+		return 1
+	}
+	return 0
+}
+
+type importSummary struct {
+	messages, records, duplicates, unrecognized, errors atomic.Int64
+}
+
+// importMessages stores every message of paths. Several workers decode and
+// save at once, so that the store commits their saves together.
+func importMessages(ctx context.Context, an *bounce.Analyzer, st store.Store, in *mailbox.Reader, paths []string, progress, stderr io.Writer) *importSummary {
+	sum := &importSummary{}
+	work := make(chan mailbox.Message, 64)
+	var errMu sync.Mutex
+	report := func(format string, a ...any) {
+		errMu.Lock()
+		defer errMu.Unlock()
+		if progress != nil {
+			fmt.Fprint(progress, "\r\033[K")
+		}
+		fmt.Fprintf(stderr, "rebound import: "+format+"\n", a...)
+		sum.errors.Add(1)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4*runtime.GOMAXPROCS(0); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range work {
+				res, nrecs, unrec, err := importOne(ctx, an, st, m)
+				if err != nil {
+					report("%s: %v", m.Source, err)
+					continue
+				}
+				sum.messages.Add(1)
+				if res.Duplicate {
+					sum.duplicates.Add(1)
+				} else {
+					sum.records.Add(int64(nrecs))
+				}
+				if unrec {
+					sum.unrecognized.Add(1)
+				}
+			}
+		}()
+	}
+
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		if progress == nil {
+			return
+		}
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				errMu.Lock()
+				fmt.Fprint(progress, "\r\033[K")
+				errMu.Unlock()
+				return
+			case <-t.C:
+				errMu.Lock()
+				fmt.Fprintf(progress, "\r\033[Kimporting: %d messages, %d records, %d errors",
+					sum.messages.Load(), sum.records.Load(), sum.errors.Load())
+				errMu.Unlock()
+			}
+		}
+	}()
+
+	in.Each(paths, func(m mailbox.Message, err error) error {
+		if err != nil {
+			report("%v", err)
+			return nil
+		}
+		work <- m
+		return nil
+	})
+	close(work)
+	wg.Wait()
+	close(stopProgress)
+	<-progressDone
+	return sum
+}
+
+// importOne decodes and stores one message; a message that cannot be
+// decoded is stored as unrecognized.
+func importOne(ctx context.Context, an *bounce.Analyzer, st store.Store, m mailbox.Message) (store.SaveResult, int, bool, error) {
+	now := time.Now().UTC()
+	msg := &store.Message{ReceivedAt: now, Source: m.Source, Raw: m.Data}
+	recs, rep, err := an.Analyze(m.Data, m.Source)
+	if err != nil {
+		msg.ParseError = err.Error()
+	} else {
+		if rep != nil {
+			msg.Format = rep.Format
+		}
+		for i := range recs {
+			recs[i].ReceivedAt = now
+		}
+		msg.Records = recs
+	}
+	res, err := st.Save(ctx, msg)
+	if err != nil {
+		return res, 0, false, err
+	}
+	return res, len(msg.Records), len(msg.Records) == 0, nil
+}
+
+// isTerminal reports whether w is a terminal (a character device), where a
+// progress line that rewrites itself is welcome.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -1,11 +1,316 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/rebound-mail/rebound/mailbox"
 )
 
+// loadIDHeader carries the identity of each message sent by "rebound load":
+// RUN-SEQ. It makes every message unique (so the store does not fold them
+// as duplicates) and lets a test find each accepted message in the store.
+const loadIDHeader = "X-Rebound-Load-Id"
+
+// runLoad implements "rebound load": concurrent SMTP clients send the
+// messages found under PATH round-robin to a listener on loopback and
+// measure what it accepts.
 func runLoad(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rebound load: not built yet")
-	return 1
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o loadOptions
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:2525", "listener to load, HOST:PORT on loopback only")
+	fs.IntVar(&o.conns, "conns", 8, "concurrent SMTP connections")
+	fs.IntVar(&o.count, "count", 1000, "messages to send in all")
+	fs.StringVar(&o.rcpt, "rcpt", "bounces@localhost", "envelope recipient")
+	fs.DurationVar(&o.duration, "duration", 10*time.Minute, "stop sending after this long")
+	fs.StringVar(&o.acceptedLog, "accepted-log", "", "append the "+loadIDHeader+" of every message answered 250 to FILE")
+	fs.StringVar(&o.runID, "run-id", "", "identity prefix of the messages (default random); the same run id and count send the same messages again")
+	fs.BoolVar(&o.unique, "unique", true, "add an "+loadIDHeader+" header so every message is distinct")
+	fs.BoolVar(&o.reconnect, "reconnect", false, "one connection per message, as smtp-source does by default")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: rebound load [--addr HOST:PORT] [--conns N] [--count M] [--rcpt ADDRESS] [--duration D] [--accepted-log FILE] PATH...")
+		fs.PrintDefaults()
+	}
+	if stop, status := parseFlags(fs, args); stop {
+		return status
+	}
+	if fs.NArg() == 0 || o.conns <= 0 || o.count <= 0 || o.duration <= 0 {
+		fs.Usage()
+		return 2
+	}
+	target, err := loopbackTarget(o.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "rebound load: %v\n", err)
+		return 2
+	}
+	o.addr = target
+	if o.runID == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		o.runID = hex.EncodeToString(b[:])
+	}
+	if o.acceptedLog != "" && !o.unique {
+		fmt.Fprintln(stderr, "rebound load: --accepted-log needs --unique")
+		return 2
+	}
+
+	var msgs [][]byte
+	in := &mailbox.Reader{Stdin: os.Stdin, MaxSize: 64 << 20}
+	in.Each(fs.Args(), func(m mailbox.Message, err error) error {
+		if err != nil {
+			fmt.Fprintf(stderr, "rebound load: %v\n", err)
+			return nil
+		}
+		msgs = append(msgs, m.Data)
+		return nil
+	})
+	if len(msgs) == 0 {
+		fmt.Fprintln(stderr, "rebound load: no messages found")
+		return 1
+	}
+	o.msgs = msgs
+
+	var logw *os.File
+	if o.acceptedLog != "" {
+		if logw, err = os.OpenFile(o.acceptedLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err != nil {
+			fmt.Fprintf(stderr, "rebound load: %v\n", err)
+			return 1
+		}
+	}
+	var acceptedLog io.Writer // stays a nil interface without --accepted-log
+	if logw != nil {
+		acceptedLog = logw
+	}
+	res := runLoadClients(context.Background(), &o, acceptedLog, stderr)
+	if logw != nil {
+		if err := logw.Close(); err != nil {
+			fmt.Fprintf(stderr, "rebound load: %v\n", err)
+		}
+	}
+	fmt.Fprintln(stdout, res.String())
+	return 0
+}
+
+type loadOptions struct {
+	addr, rcpt, acceptedLog, runID string
+	conns, count                   int
+	duration                       time.Duration
+	unique, reconnect              bool
+	msgs                           [][]byte
+}
+
+// loadResult counts outcomes; latencies are of accepted messages, from
+// MAIL FROM to the reply after the final dot.
+type loadResult struct {
+	sent, accepted, tempfailed, permfailed, neterrors int
+	elapsed                                           time.Duration
+	latencies                                         []time.Duration
+}
+
+func (r *loadResult) String() string {
+	rate := 0.0
+	if r.elapsed > 0 {
+		rate = float64(r.accepted) / r.elapsed.Seconds()
+	}
+	return fmt.Sprintf("load: %d sent, %d accepted (250), %d tempfailed, %d permfailed, %.0f msgs/s, p50 %.1f ms, p99 %.1f ms",
+		r.sent, r.accepted, r.tempfailed, r.permfailed, rate, ms(percentile(r.latencies, 50)), ms(percentile(r.latencies, 99)))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// percentile returns the p-th percentile of sorted durations (nearest rank).
+func percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := (len(sorted)*p + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return sorted[i-1]
+}
+
+// loopbackTarget resolves addr and refuses anything off loopback
+// (127.0.0.0/8, ::1): this tool must never load another machine. It
+// returns the address to dial, with the host resolved, so that a name
+// cannot resolve differently between the check and the dial.
+func loopbackTarget(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--addr %q: want HOST:PORT", addr)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		ips, err := net.DefaultResolver.LookupIP(context.Background(), "ip", host)
+		if err != nil || len(ips) == 0 {
+			return "", fmt.Errorf("--addr %q: cannot resolve %s", addr, host)
+		}
+		for _, cand := range ips {
+			if !cand.IsLoopback() {
+				return "", fmt.Errorf("--addr %q: %s is not a loopback address; refusing to load it", addr, cand)
+			}
+		}
+		ip = ips[0]
+	}
+	if !ip.IsLoopback() {
+		return "", fmt.Errorf("--addr %q: %s is not a loopback address (127.0.0.0/8 or ::1); refusing to load it", addr, ip)
+	}
+	return net.JoinHostPort(ip.String(), port), nil
+}
+
+func runLoadClients(ctx context.Context, o *loadOptions, acceptedLog io.Writer, stderr io.Writer) *loadResult {
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
+	var next atomic.Int64
+	var logMu sync.Mutex
+	var logBuf *bufio.Writer
+	if acceptedLog != nil {
+		logBuf = bufio.NewWriter(acceptedLog)
+	}
+	results := make([]loadResult, o.conns)
+	var firstErr sync.Once
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < o.conns; w++ {
+		wg.Add(1)
+		go func(res *loadResult) {
+			defer wg.Done()
+			var c *smtp.Client
+			defer func() {
+				if c != nil {
+					c.Quit()
+					c.Close()
+				}
+			}()
+			for ctx.Err() == nil {
+				seq := int(next.Add(1)) - 1
+				if seq >= o.count {
+					return
+				}
+				msg := o.msgs[seq%len(o.msgs)]
+				id := fmt.Sprintf("%s-%d", o.runID, seq)
+				if o.unique {
+					msg = append([]byte(loadIDHeader+": "+id+"\r\n"), msg...)
+				}
+				res.sent++
+				if c == nil {
+					var err error
+					if c, err = dialLoad(o.addr); err != nil {
+						res.neterrors++
+						res.tempfailed++
+						firstErr.Do(func() { fmt.Fprintf(stderr, "rebound load: %v\n", err) })
+						time.Sleep(50 * time.Millisecond) // the server may be restarting
+						continue
+					}
+				}
+				t0 := time.Now()
+				err := sendLoadMessage(c, o.rcpt, msg)
+				lat := time.Since(t0)
+				var se *smtp.SMTPError
+				switch {
+				case err == nil:
+					res.accepted++
+					res.latencies = append(res.latencies, lat)
+					if logBuf != nil {
+						logMu.Lock()
+						logBuf.WriteString(id + "\n")
+						logMu.Unlock()
+					}
+				case errors.As(err, &se) && se.Code/100 == 4:
+					res.tempfailed++
+				case errors.As(err, &se) && se.Code/100 == 5:
+					res.permfailed++
+				default:
+					res.neterrors++
+					res.tempfailed++
+					firstErr.Do(func() { fmt.Fprintf(stderr, "rebound load: %v\n", err) })
+				}
+				if err != nil && se == nil || se != nil && se.Code == 421 {
+					c.Close() // the connection is unusable
+					c = nil
+				} else if err != nil {
+					if c.Reset() != nil {
+						c.Close()
+						c = nil
+					}
+				}
+				if o.reconnect && c != nil {
+					c.Quit()
+					c.Close()
+					c = nil
+				}
+			}
+		}(&results[w])
+	}
+	wg.Wait()
+	total := &loadResult{elapsed: time.Since(start)}
+	for i := range results {
+		r := &results[i]
+		total.sent += r.sent
+		total.accepted += r.accepted
+		total.tempfailed += r.tempfailed
+		total.permfailed += r.permfailed
+		total.neterrors += r.neterrors
+		total.latencies = append(total.latencies, r.latencies...)
+	}
+	slices.Sort(total.latencies)
+	if logBuf != nil {
+		if err := logBuf.Flush(); err != nil {
+			fmt.Fprintf(stderr, "rebound load: accepted log: %v\n", err)
+		}
+	}
+	if total.neterrors > 0 {
+		fmt.Fprintf(stderr, "rebound load: %d connection errors (counted as tempfailed)\n", total.neterrors)
+	}
+	return total
+}
+
+func dialLoad(addr string) (*smtp.Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	c := smtp.NewClient(conn)
+	c.CommandTimeout = time.Minute
+	c.SubmissionTimeout = 2 * time.Minute
+	if err := c.Hello("load.rebound.test"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// sendLoadMessage runs one transaction with the null sender (RFC 5321
+// section 4.5.5: bounces are sent from <>).
+func sendLoadMessage(c *smtp.Client, rcpt string, msg []byte) error {
+	if err := c.Mail("", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }

@@ -1,11 +1,280 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/suppress"
 )
 
+const suppressionsUsage = `usage: rebound suppressions list [--json] [--db PATH-or-URL]
+       rebound suppressions check ADDRESS [--db PATH-or-URL]
+       rebound suppressions add ADDRESS --reason TEXT [--expires DURATION] [--db PATH-or-URL]
+       rebound suppressions remove ADDRESS [--db PATH-or-URL]
+       rebound suppressions export [--csv | --json] [--db PATH-or-URL]
+
+list prints the suppressed addresses, one per line (--json: one object per
+line with cause, reason, times and evidence). check exits 0 when ADDRESS is
+suppressed, 1 when it is not, 2 on error. add suppresses by hand (cause
+manual), for DURATION (e.g. 90d, 12h) or for ever; remove lifts a
+suppression and restarts the address's soft-bounce count. export writes
+every suppression in force as CSV.`
+
+// runSuppressions implements "rebound suppressions": the suppression list
+// of a store, read and changed by hand.
 func runSuppressions(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "rebound suppressions: not built yet")
-	return 1
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, suppressionsUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("suppressions "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, suppressionsUsage)
+		fmt.Fprintln(stderr, "\nflags of "+sub+":")
+		fs.PrintDefaults()
+	}
+	db := fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
+	var (
+		asJSON  *bool
+		asCSV   *bool
+		reason  *string
+		expires *string
+		nargs   int // positional arguments wanted
+	)
+	switch sub {
+	case "list":
+		asJSON = fs.Bool("json", false, "print JSON Lines, one suppression object per line")
+	case "check", "remove":
+		nargs = 1
+	case "add":
+		nargs = 1
+		reason = fs.String("reason", "", "why the address is suppressed (required)")
+		expires = fs.String("expires", "", "lift the suppression after DURATION, e.g. 90d or 12h (default: never)")
+	case "export":
+		asCSV = fs.Bool("csv", true, "write CSV: address,cause,reason,since,expires,evidence")
+		asJSON = fs.Bool("json", false, "write JSON Lines instead of CSV")
+	default:
+		fmt.Fprintf(stderr, "rebound suppressions: unknown subcommand %q\n\n%s\n", sub, suppressionsUsage)
+		return 2
+	}
+	pos, stop, status := parseInterspersed(fs, args)
+	if stop {
+		return status
+	}
+	if len(pos) != nargs {
+		if nargs == 0 {
+			fmt.Fprintf(stderr, "rebound suppressions %s: unexpected argument %q\n", sub, pos[0])
+		} else {
+			fmt.Fprintf(stderr, "rebound suppressions %s: want one ADDRESS\n", sub)
+		}
+		return 2
+	}
+	var addr string
+	if nargs == 1 {
+		addr = suppress.NormalizeAddress(pos[0])
+		if !strings.Contains(addr, "@") {
+			fmt.Fprintf(stderr, "rebound suppressions %s: %q is not an address (want local@domain)\n", sub, pos[0])
+			return 2
+		}
+	}
+	now := time.Now().UTC()
+	var sup store.Suppression
+	if sub == "add" {
+		if strings.TrimSpace(*reason) == "" {
+			fmt.Fprintln(stderr, "rebound suppressions add: --reason is required: say why, it is kept with the suppression")
+			return 2
+		}
+		sup = store.Suppression{Address: addr, Cause: suppress.CauseManual, Reason: *reason, Since: now}
+		if *expires != "" {
+			d, err := config.ParseDuration(*expires)
+			if err != nil || d == 0 {
+				fmt.Fprintf(stderr, "rebound suppressions add: --expires %q: want a positive duration such as 90d or 12h\n", *expires)
+				return 2
+			}
+			sup.Expires = now.Add(d)
+		}
+	}
+	if sub == "export" && *asJSON {
+		*asCSV = false
+	}
+
+	if sub != "add" {
+		// Only add may start a new store: a mistyped --db must not read
+		// as an empty list, nor create a file.
+		if err := storeExists(*db); err != nil {
+			fmt.Fprintf(stderr, "rebound suppressions %s: %v\n", sub, err)
+			return 2
+		}
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, *db, store.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "rebound suppressions %s: %v\n", sub, err)
+		return 2 // not "not suppressed": check must not read an error as an answer
+	}
+	defer st.Close()
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "rebound suppressions %s: %v\n", sub, err)
+		return 2
+	}
+
+	switch sub {
+	case "check":
+		s, err := st.Suppression(ctx, addr, now)
+		if err != nil {
+			return fail(err)
+		}
+		if s == nil {
+			fmt.Fprintf(stdout, "%s: not suppressed\n", addr)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: suppressed, %s\n", addr, describeSuppression(s))
+		return 0
+	case "add":
+		if err := st.AddSuppression(ctx, sup); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "%s: suppressed, %s\n", addr, describeSuppression(&sup))
+		return 0
+	case "remove":
+		had, err := st.RemoveSuppression(ctx, addr)
+		if err != nil {
+			return fail(err)
+		}
+		if had {
+			fmt.Fprintf(stdout, "%s: suppression removed\n", addr)
+		} else {
+			fmt.Fprintf(stdout, "%s: was not suppressed\n", addr)
+		}
+		return 0
+	}
+
+	// list and export
+	sups, err := st.Suppressions(ctx, now)
+	if err != nil {
+		return fail(err)
+	}
+	w := bufio.NewWriter(stdout)
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for i := range sups {
+			if err := enc.Encode(&sups[i]); err != nil {
+				return fail(err)
+			}
+		}
+	case sub == "export":
+		if err := writeSuppressionsCSV(w, sups); err != nil {
+			return fail(err)
+		}
+	default:
+		for _, s := range sups {
+			fmt.Fprintln(w, s.Address)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// describeSuppression says in one line why and how long an address is
+// suppressed.
+func describeSuppression(s *store.Suppression) string {
+	var b strings.Builder
+	b.WriteString("cause ")
+	b.WriteString(s.Cause)
+	if s.Reason != "" {
+		fmt.Fprintf(&b, " (%s)", s.Reason)
+	}
+	fmt.Fprintf(&b, " since %s", s.Since.UTC().Format(time.RFC3339))
+	if s.Expires.IsZero() {
+		b.WriteString(", no expiry")
+	} else {
+		fmt.Fprintf(&b, ", until %s", s.Expires.UTC().Format(time.RFC3339))
+	}
+	if n := len(s.Evidence); n > 0 {
+		fmt.Fprintf(&b, ", %d record", n)
+		if n > 1 {
+			b.WriteString("s")
+		}
+		b.WriteString(" as evidence")
+	}
+	return b.String()
+}
+
+// writeSuppressionsCSV writes RFC 4180 CSV with a header line; evidence
+// keys are separated by spaces in one field, times are RFC 3339 and an
+// empty expiry means never.
+func writeSuppressionsCSV(w io.Writer, sups []store.Suppression) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"address", "cause", "reason", "since", "expires", "evidence"})
+	for _, s := range sups {
+		exp := ""
+		if !s.Expires.IsZero() {
+			exp = s.Expires.UTC().Format(time.RFC3339)
+		}
+		cw.Write([]string{s.Address, s.Cause, s.Reason, s.Since.UTC().Format(time.RFC3339), exp,
+			strings.Join(s.Evidence, " ")})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments ("check ADDRESS --db x" as well as "check --db x
+// ADDRESS"), and returns the positional ones. "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, stop bool, status int) {
+	for {
+		if stop, status := parseFlags(fs, args); stop {
+			return nil, true, status
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, false, 0
+		}
+		if len(args) > 0 && len(rest) < len(args) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), false, 0
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// storeExists reports an error when url names a SQLite file that does not
+// exist (opening it would create an empty store); other stores are checked
+// by opening them.
+func storeExists(url string) error {
+	scheme, path, err := store.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	if scheme != "sqlite" {
+		return nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("no store at %s (give its path or URL with --db)", path)
+		}
+		return err
+	}
+	return nil
 }

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rebound-mail/rebound/bounce"
+	"github.com/rebound-mail/rebound/classify"
+	"github.com/rebound-mail/rebound/dsn"
+	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/postgres"
+	"github.com/rebound-mail/rebound/store/sqlite"
+)
+
+// defaultDB is the store of every command when neither --db nor a
+// configuration file names one.
+const defaultDB = "./rebound.db"
+
+// storeBackends are the store backends this program is built with, by URL
+// scheme (see package store).
+var storeBackends = map[string]store.OpenFunc{
+	"sqlite":   sqlite.Open,
+	"postgres": postgres.Open,
+}
+
+// openStore opens the store named by a --db value: a SQLite path (or
+// sqlite:PATH) or a postgres:// URL.
+func openStore(ctx context.Context, url string, opts store.Options) (store.Store, error) {
+	opts.Backends = storeBackends
+	return store.Open(ctx, url, opts)
+}
+
+// newAnalyzer builds the decoder and classifier used to turn messages into
+// records.
+func newAnalyzer(lang string, maxMessageSize int) (*bounce.Analyzer, error) {
+	cl, err := classify.New(lang)
+	if err != nil {
+		return nil, err
+	}
+	limits := dsn.DefaultLimits
+	if maxMessageSize > 0 {
+		limits.MaxMessageSize = maxMessageSize
+	}
+	return &bounce.Analyzer{Parser: &dsn.Parser{Limits: limits}, Classifier: cl}, nil
+}
+
+// parseFlags parses args with fs, printing errors and usage to stderr. It
+// returns the exit status to use when the command must stop (0 after -h).
+func parseFlags(fs *flag.FlagSet, args []string) (stop bool, status int) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, 0
+		}
+		return true, 2
+	}
+	return false, 0
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error {
+	if v == "" {
+		return fmt.Errorf("empty value")
+	}
+	*l = append(*l, v)
+	return nil
+}
+
+// failf prints a command error and returns exit status 1.
+func failf(stderr io.Writer, cmd string, format string, a ...any) int {
+	fmt.Fprintf(stderr, "rebound %s: %s\n", cmd, fmt.Sprintf(format, a...))
+	return 1
+}

@@ -1,0 +1,330 @@
+// Package config reads the Rebound configuration file (TOML) and supplies
+// the defaults that make the file optional.
+//
+// Every option is documented in config.example.toml at the root of the
+// repository. Unknown keys are errors naming their line, so that a typo
+// never silently falls back to a default.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/rebound-mail/rebound/suppress"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Domains are the bounce domains: RCPT TO any other domain is refused
+	// (no relaying). Until set, only "localhost" is accepted.
+	Domains []string `toml:"domains"`
+	// MetricsListen is the address of the HTTP listener serving Prometheus
+	// metrics on /metrics; empty: no listener.
+	MetricsListen string `toml:"metrics_listen"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+
+	Listener    Listener    `toml:"listener"`
+	Store       Store       `toml:"store"`
+	Suppression Suppression `toml:"suppression"`
+	Classify    Classify    `toml:"classify"`
+}
+
+// Listener configures the SMTP (or LMTP) listener.
+type Listener struct {
+	Listen              string   `toml:"listen"`   // host:port, or unix:/path for LMTP
+	Hostname            string   `toml:"hostname"` // name in the greeting
+	LMTP                bool     `toml:"lmtp"`
+	MaxMessageSize      int64    `toml:"max_message_size"` // bytes
+	MaxRecipients       int      `toml:"max_recipients"`
+	MaxLineLength       int      `toml:"max_line_length"` // bytes, commands and DATA lines
+	MaxConnections      int      `toml:"max_connections"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	ReadTimeout         Duration `toml:"read_timeout"`
+	WriteTimeout        Duration `toml:"write_timeout"`
+	TLSCert             string   `toml:"tls_cert"` // PEM file; with TLSKey enables STARTTLS
+	TLSKey              string   `toml:"tls_key"`
+}
+
+// Store configures persistence.
+type Store struct {
+	// URL is a SQLite path (or sqlite:PATH) or a postgres:// URL.
+	URL string `toml:"url"`
+	// BatchSize bounds how many concurrent saves are committed together.
+	BatchSize int `toml:"batch_size"`
+}
+
+// Suppression configures the suppression policy (package suppress).
+type Suppression struct {
+	SoftThreshold   int      `toml:"soft_threshold"`
+	SoftWindow      Duration `toml:"soft_window"`
+	HardExpiry      Duration `toml:"hard_expiry"`
+	SoftExpiry      Duration `toml:"soft_expiry"`
+	ComplaintExpiry Duration `toml:"complaint_expiry"`
+	IncidentQuiet   Duration `toml:"incident_quiet"`
+}
+
+// Classify configures the classifier.
+type Classify struct {
+	Language string `toml:"language"` // explanations: en or nl
+}
+
+// Defaults returns the configuration used when no file is given: a
+// listener on loopback, a SQLite database in the working directory and
+// mail accepted for localhost only.
+func Defaults() Config {
+	p := suppress.DefaultPolicy
+	return Config{
+		Domains:  []string{"localhost"},
+		LogLevel: "info",
+		Listener: Listener{
+			Listen:              "127.0.0.1:2525",
+			Hostname:            defaultHostname(),
+			MaxMessageSize:      10 << 20,
+			MaxRecipients:       100,
+			MaxLineLength:       64 << 10,
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 100,
+			ReadTimeout:         Duration(5 * time.Minute),
+			WriteTimeout:        Duration(5 * time.Minute),
+		},
+		Store: Store{URL: "./rebound.db", BatchSize: 256},
+		Suppression: Suppression{
+			SoftThreshold:   p.SoftThreshold,
+			SoftWindow:      Duration(p.SoftWindow),
+			HardExpiry:      Duration(p.HardExpiry),
+			SoftExpiry:      Duration(p.SoftExpiry),
+			ComplaintExpiry: Duration(p.ComplaintExpiry),
+			IncidentQuiet:   Duration(p.IncidentQuiet),
+		},
+		Classify: Classify{Language: "en"},
+	}
+}
+
+func defaultHostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+// Load reads the file at path over the defaults and validates the result.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a configuration file's contents over the defaults and
+// validates the result. A key present in the file replaces the default,
+// so "domains = []" is an (invalid) empty list, not the default.
+func Parse(b []byte) (Config, error) {
+	c := Defaults()
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return Config{}, fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)
+		}
+		return Config{}, err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var msgs []string
+		for _, k := range und {
+			if line := keyLine(b, k); line > 0 {
+				msgs = append(msgs, fmt.Sprintf("line %d: unknown option %q", line, k.String()))
+			} else {
+				msgs = append(msgs, fmt.Sprintf("unknown option %q", k.String()))
+			}
+		}
+		return Config{}, errors.New(strings.Join(msgs, "; "))
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// keyLine finds the line where key is set: the line of its table header
+// when the key is a table, else the line of "name =" inside the table that
+// holds it. It returns 0 when not found (e.g. inline tables).
+func keyLine(b []byte, key toml.Key) int {
+	if len(key) == 0 {
+		return 0
+	}
+	table := strings.Join(key[:len(key)-1], ".")
+	name := key[len(key)-1]
+	full := key.String()
+	cur := ""
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			h := strings.Trim(line, "[]")
+			if i := strings.IndexByte(h, '#'); i >= 0 {
+				h = strings.Trim(strings.TrimSpace(h[:i]), "[]")
+			}
+			cur = strings.TrimSpace(h)
+			if cur == full {
+				return n
+			}
+			continue
+		}
+		eq := strings.IndexByte(line, '=')
+		if eq <= 0 {
+			continue
+		}
+		k := strings.Trim(strings.TrimSpace(line[:eq]), `"'`)
+		// dotted keys: "a.b = 1" inside table t sets t.a.b
+		fq := k
+		if cur != "" {
+			fq = cur + "." + k
+		}
+		if (cur == table && k == name) || fq == full {
+			return n
+		}
+	}
+	return 0
+}
+
+// Validate checks values that would otherwise fail later or be silently
+// meaningless.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if len(c.Domains) == 0 {
+		bad("domains: at least one bounce domain is needed")
+	}
+	for _, d := range c.Domains {
+		if !validDomain(d) {
+			bad("domains: %q is not a domain name", d)
+		}
+	}
+	l := &c.Listener
+	if l.Listen == "" {
+		bad("listener.listen: empty")
+	} else if path, ok := strings.CutPrefix(l.Listen, "unix:"); ok {
+		if path == "" {
+			bad("listener.listen: unix: needs a socket path")
+		}
+	} else if _, _, err := net.SplitHostPort(l.Listen); err != nil {
+		bad("listener.listen: %q: want host:port or unix:/path", l.Listen)
+	}
+	if l.Hostname == "" {
+		bad("listener.hostname: empty")
+	}
+	if l.MaxMessageSize <= 0 {
+		bad("listener.max_message_size: must be positive")
+	}
+	if l.MaxRecipients <= 0 {
+		bad("listener.max_recipients: must be positive")
+	}
+	if l.MaxLineLength < 1000 {
+		// RFC 5321 section 4.5.3.1.6: a text line may be 1000 octets.
+		bad("listener.max_line_length: %d is below the 1000 octets RFC 5321 allows", l.MaxLineLength)
+	}
+	if l.MaxConnections <= 0 {
+		bad("listener.max_connections: must be positive")
+	}
+	if l.MaxConnectionsPerIP <= 0 {
+		bad("listener.max_connections_per_ip: must be positive")
+	}
+	if l.ReadTimeout <= 0 || l.WriteTimeout <= 0 {
+		bad("listener.read_timeout, write_timeout: must be positive")
+	}
+	if (l.TLSCert == "") != (l.TLSKey == "") {
+		bad("listener.tls_cert and tls_key: set both or neither")
+	}
+	if c.Store.URL == "" {
+		bad("store.url: empty")
+	}
+	if c.Store.BatchSize <= 0 {
+		bad("store.batch_size: must be positive")
+	}
+	if c.Suppression.SoftThreshold <= 0 {
+		bad("suppression.soft_threshold: must be positive")
+	}
+	if c.Suppression.SoftWindow <= 0 {
+		bad("suppression.soft_window: must be positive")
+	}
+	switch c.Classify.Language {
+	case "en", "nl":
+	default:
+		bad("classify.language: %q: want en or nl", c.Classify.Language)
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		bad("log_level: %v", err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen: %q: want host:port", c.MetricsListen)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Policy returns the suppression policy the configuration describes.
+func (c *Config) Policy() suppress.Policy {
+	s := c.Suppression
+	return suppress.Policy{
+		SoftThreshold:   s.SoftThreshold,
+		SoftWindow:      time.Duration(s.SoftWindow),
+		HardExpiry:      time.Duration(s.HardExpiry),
+		SoftExpiry:      time.Duration(s.SoftExpiry),
+		ComplaintExpiry: time.Duration(s.ComplaintExpiry),
+		IncidentQuiet:   time.Duration(s.IncidentQuiet),
+	}
+}
+
+// SlogLevel maps LogLevel to a slog level.
+func (c *Config) SlogLevel() (slog.Level, error) {
+	switch strings.ToLower(c.LogLevel) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q: want debug, info, warn or error", c.LogLevel)
+}
+
+// validDomain accepts LDH labels separated by dots (RFC 1035 section
+// 2.3.1, with digits first allowed per RFC 1123); no trailing dot.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			ch := label[i]
+			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,77 @@
+package smtpd
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rebound-mail/rebound/record"
+)
+
+// Metrics are the Prometheus metrics of a listener. They are registered on
+// a registry the caller owns, so that several listeners (and tests) never
+// share state through the process-wide default registry.
+type Metrics struct {
+	received      prometheus.Counter
+	stored        prometheus.Counter
+	duplicates    prometheus.Counter
+	unrecognized  prometheus.Counter
+	tempfailed    prometheus.Counter
+	records       *prometheus.CounterVec
+	saveSeconds   prometheus.Histogram
+	connections   prometheus.Gauge
+	connsRejected *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them on reg (nil: not
+// registered, still counted).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_received_total",
+			Help: "Messages whose DATA was read completely.",
+		}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_stored_total",
+			Help: "Messages durably stored and answered 250 (duplicates included).",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_duplicate_total",
+			Help: "Stored messages that had been stored before (their records were not added again).",
+		}),
+		unrecognized: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_unrecognized_total",
+			Help: "Stored messages that could not be decoded or were not bounces.",
+		}),
+		tempfailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_tempfailed_total",
+			Help: "Messages answered 451 because they could not be stored.",
+		}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rebound_records_total",
+			Help: "Bounce records stored, by class and reason (duplicates not counted).",
+		}, []string{"class", "reason"}),
+		saveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "rebound_store_save_seconds",
+			Help:    "Time for the store to save one message durably.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rebound_smtp_connections",
+			Help: "Open SMTP connections.",
+		}),
+		connsRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rebound_smtp_connections_rejected_total",
+			Help: "Connections refused with 421 because of a connection limit.",
+		}, []string{"limit"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.received, m.stored, m.duplicates, m.unrecognized, m.tempfailed,
+			m.records, m.saveSeconds, m.connections, m.connsRejected)
+	}
+	return m
+}
+
+func (m *Metrics) countRecords(recs []record.Record) {
+	for i := range recs {
+		m.records.WithLabelValues(recs[i].Class, recs[i].Reason).Inc()
+	}
+}

@@ -1,0 +1,348 @@
+// Package smtpd is Rebound's SMTP and LMTP listener: it accepts bounces
+// for the configured bounce domains, decodes and classifies them, and
+// answers 250 only once the message and its records are durably stored.
+//
+// Durability contract: any failure to store answers "451 4.3.0" (RFC 3463
+// section 3.4: mail system full / temporary system problem), so that the
+// sending MTA keeps the message and retries. go-smtp turns every error that
+// is not an *smtp.SMTPError into a permanent 554, so every error this
+// package returns from a transaction is an *smtp.SMTPError.
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/rebound-mail/rebound/dsn"
+	"github.com/rebound-mail/rebound/record"
+	"github.com/rebound-mail/rebound/store"
+)
+
+// Analyzer turns a raw message into bounce records; *bounce.Analyzer is
+// the one used in production.
+type Analyzer interface {
+	Analyze(raw []byte, source string) ([]record.Record, *dsn.Report, error)
+}
+
+// Config configures a Server. Zero limits take the defaults of
+// DefaultConfig.
+type Config struct {
+	Hostname string
+	// Domains are the bounce domains; RCPT TO any other domain is refused.
+	Domains []string
+	LMTP    bool
+
+	MaxMessageSize      int64 // bytes
+	MaxRecipients       int
+	MaxLineLength       int // bytes, commands and DATA lines
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	ReadTimeout         time.Duration
+	WriteTimeout        time.Duration
+	// SaveTimeout bounds one store.Save; past it the client gets 451.
+	SaveTimeout time.Duration
+
+	// TLS enables STARTTLS when set.
+	TLS *tls.Config
+}
+
+// DefaultConfig returns the limits used for zero fields of Config.
+func DefaultConfig() Config {
+	return Config{
+		Hostname:            "localhost",
+		MaxMessageSize:      10 << 20,
+		MaxRecipients:       100,
+		MaxLineLength:       64 << 10,
+		MaxConnections:      1000,
+		MaxConnectionsPerIP: 100,
+		ReadTimeout:         5 * time.Minute,
+		WriteTimeout:        5 * time.Minute,
+		SaveTimeout:         time.Minute,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Hostname == "" {
+		c.Hostname = d.Hostname
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = d.MaxMessageSize
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = d.MaxRecipients
+	}
+	if c.MaxLineLength <= 0 {
+		c.MaxLineLength = d.MaxLineLength
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = d.MaxConnections
+	}
+	if c.MaxConnectionsPerIP <= 0 {
+		c.MaxConnectionsPerIP = d.MaxConnectionsPerIP
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.SaveTimeout <= 0 {
+		c.SaveTimeout = d.SaveTimeout
+	}
+	return c
+}
+
+// Server is one SMTP or LMTP listener.
+type Server struct {
+	cfg      Config
+	domains  map[string]bool
+	store    store.Store
+	analyzer Analyzer
+	log      *slog.Logger
+	metrics  *Metrics
+	smtp     *smtp.Server
+	now      func() time.Time
+
+	// Transactions in DATA, so that shutdown can let them finish.
+	mu        sync.Mutex
+	closing   bool
+	inFlight  int
+	idle      chan struct{} // closed when closing and inFlight reaches 0
+	listeners []*limitListener
+}
+
+// Errors answered to clients. All are *smtp.SMTPError: see the package
+// comment.
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Relaying denied: this server accepts mail for its bounce domains only"}
+	errBadAddress = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3},
+		Message: "Bad recipient address syntax"}
+	errStoreFailed = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "Temporary storage failure, try again later"}
+	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2},
+		Message: "Service shutting down, try again later"}
+	errReadFailed = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "Error reading message, try again later"}
+)
+
+// New returns a server storing into st. metrics may be nil.
+func New(cfg Config, st store.Store, an Analyzer, log *slog.Logger, metrics *Metrics) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Domains) == 0 {
+		return nil, errors.New("smtpd: no bounce domains configured")
+	}
+	if st == nil || an == nil {
+		return nil, errors.New("smtpd: a store and an analyzer are needed")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	s := &Server{
+		cfg:      cfg,
+		domains:  make(map[string]bool, len(cfg.Domains)),
+		store:    st,
+		analyzer: an,
+		log:      log,
+		metrics:  metrics,
+		now:      time.Now,
+		idle:     make(chan struct{}),
+	}
+	for _, d := range cfg.Domains {
+		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
+	}
+	srv := smtp.NewServer(s)
+	srv.Domain = cfg.Hostname
+	srv.LMTP = cfg.LMTP
+	srv.MaxMessageBytes = cfg.MaxMessageSize
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.MaxLineLength = cfg.MaxLineLength
+	srv.ReadTimeout = cfg.ReadTimeout
+	srv.WriteTimeout = cfg.WriteTimeout
+	srv.TLSConfig = cfg.TLS
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slogLogger{log}
+	s.smtp = srv
+	return s, nil
+}
+
+// Serve accepts connections on l until Shutdown. It returns nil after a
+// shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	ll := newLimitListener(l, s.cfg.MaxConnections, s.cfg.MaxConnectionsPerIP, s.metrics)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ll)
+	s.mu.Unlock()
+	err := s.smtp.Serve(ll)
+	if s.shuttingDown() || errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and new transactions, waits for the
+// messages being received or stored to be answered (or ctx to end), then
+// closes every connection. The store is the caller's to close afterwards.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		if s.inFlight == 0 {
+			close(s.idle)
+		}
+	}
+	listeners := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
+	// Closing our listeners stops Serve without marking the go-smtp server
+	// closed, so that Close below still closes the open connections.
+	for _, l := range listeners {
+		l.Close()
+	}
+
+	var err error
+	select {
+	case <-s.idle:
+	case <-ctx.Done():
+		err = fmt.Errorf("smtpd: shutdown: %w", ctx.Err())
+	}
+	if cerr := s.smtp.Close(); cerr != nil && !errors.Is(cerr, smtp.ErrServerClosed) && !errors.Is(cerr, net.ErrClosed) && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// beginData registers a transaction entering DATA; false once shutting down.
+func (s *Server) beginData() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.inFlight++
+	return true
+}
+
+func (s *Server) endData() {
+	s.mu.Lock()
+	s.inFlight--
+	if s.closing && s.inFlight == 0 {
+		close(s.idle)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if s.shuttingDown() {
+		return nil, errShuttingDown
+	}
+	addr := ""
+	if ra := c.Conn().RemoteAddr(); ra != nil {
+		addr = ra.String()
+	}
+	return &session{srv: s, conn: c, remoteAddr: addr}, nil
+}
+
+// acceptsDomain reports whether mail for domain is ours.
+func (s *Server) acceptsDomain(domain string) bool {
+	return s.domains[strings.ToLower(strings.TrimSuffix(domain, "."))]
+}
+
+// deliver decodes and stores one message. It returns nil only when the
+// message is durably stored.
+func (s *Server) deliver(env envelope, raw []byte) error {
+	s.metrics.received.Inc()
+	source := "smtp"
+	if s.cfg.LMTP {
+		source = "lmtp"
+	}
+	now := s.now().UTC()
+	msg := &store.Message{
+		ReceivedAt: now,
+		Source:     source,
+		RemoteAddr: env.remoteAddr,
+		Helo:       env.helo,
+		MailFrom:   env.from,
+		RcptTo:     env.rcpts,
+		Raw:        raw,
+	}
+	recs, rep, err := s.analyze(raw, source)
+	if err != nil {
+		// Still stored, as unrecognized: never drop a message.
+		msg.ParseError = err.Error()
+	} else {
+		if rep != nil {
+			msg.Format = rep.Format
+		}
+		for i := range recs {
+			recs[i].ReceivedAt = now
+		}
+		msg.Records = recs
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SaveTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := s.store.Save(ctx, msg)
+	s.metrics.saveSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.metrics.tempfailed.Inc()
+		s.log.Error("cannot store message, answered 451", "remote", env.remoteAddr, "from", env.from, "err", err)
+		return errStoreFailed
+	}
+	s.metrics.stored.Inc()
+	if res.Duplicate {
+		s.metrics.duplicates.Inc()
+	} else {
+		s.metrics.countRecords(recs)
+	}
+	if len(recs) == 0 {
+		s.metrics.unrecognized.Inc()
+	}
+	s.log.Debug("stored message", "id", res.MessageID, "remote", env.remoteAddr, "records", len(recs),
+		"duplicate", res.Duplicate, "parse_error", msg.ParseError)
+	return nil
+}
+
+// analyze runs the analyzer, turning a panic into an error so that a
+// decoder bug makes an unrecognized message rather than a lost one.
+func (s *Server) analyze(raw []byte, source string) (recs []record.Record, rep *dsn.Report, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("decoder panic; message stored as unrecognized", "panic", v)
+			recs, rep, err = nil, nil, fmt.Errorf("decoder panic: %v", v)
+		}
+	}()
+	return s.analyzer.Analyze(raw, source)
+}
+
+// slogLogger adapts slog to go-smtp's logger.
+type slogLogger struct{ l *slog.Logger }
+
+func (l slogLogger) Printf(format string, v ...any) { l.l.Warn(fmt.Sprintf(format, v...)) }
+func (l slogLogger) Println(v ...any)               { l.l.Warn(strings.TrimSuffix(fmt.Sprintln(v...), "\n")) }

@@ -1,0 +1,139 @@
+package smtpd
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-smtp"
+)
+
+// envelope is what a session knows of the current transaction.
+type envelope struct {
+	remoteAddr string
+	helo       string
+	from       string
+	rcpts      []string
+}
+
+// session is one SMTP connection's state.
+type session struct {
+	srv        *Server
+	conn       *smtp.Conn
+	remoteAddr string
+	from       string
+	rcpts      []string
+
+	// inData is set from DATA until go-smtp resets the transaction, which
+	// it does after writing the reply: shutdown waits for that, not just
+	// for Data to return, so that no 250 is lost to a closed connection.
+	mu     sync.Mutex
+	inData bool
+}
+
+var _ smtp.LMTPSession = (*session)(nil)
+
+func (s *session) Reset() {
+	s.from = ""
+	s.rcpts = nil
+	s.endData()
+}
+
+func (s *session) Logout() error {
+	s.endData()
+	return nil
+}
+
+func (s *session) endData() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inData {
+		s.inData = false
+		s.srv.endData()
+	}
+}
+
+// Mail accepts any sender: bounces come from the null sender (RFC 5321
+// section 4.5.5), but some systems send them from ordinary addresses.
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.srv.shuttingDown() {
+		return errShuttingDown
+	}
+	s.from = from
+	s.rcpts = s.rcpts[:0]
+	return nil
+}
+
+// Rcpt accepts the bounce domains only, and "postmaster" without a domain
+// (RFC 5321 section 4.5.1 requires it).
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	at := strings.LastIndexByte(to, '@')
+	if at < 0 {
+		if strings.EqualFold(to, "postmaster") {
+			s.rcpts = append(s.rcpts, to)
+			return nil
+		}
+		return errBadAddress
+	}
+	if at == 0 || at == len(to)-1 {
+		return errBadAddress
+	}
+	if !s.srv.acceptsDomain(to[at+1:]) {
+		return errRelayDenied
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// Data reads the message and answers 250 only once it is stored.
+func (s *session) Data(r io.Reader) error {
+	if !s.srv.beginData() {
+		return errShuttingDown
+	}
+	s.mu.Lock()
+	s.inData = true
+	s.mu.Unlock()
+	raw, err := s.read(r)
+	if err != nil {
+		return err
+	}
+	return s.srv.deliver(s.envelope(), raw)
+}
+
+// LMTPData stores the message once and gives every recipient the same
+// status: the message and all its records are saved in one transaction
+// (RFC 2033 section 4.2 asks for one reply per recipient).
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	err := s.Data(r)
+	for _, rcpt := range s.rcpts {
+		status.SetStatus(rcpt, err)
+	}
+	return err
+}
+
+// read reads DATA completely. go-smtp's reader enforces the size limit
+// (its error is the 552 we must answer); any other read error is the
+// connection failing, answered as temporary.
+func (s *session) read(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(8 << 10)
+	if _, err := buf.ReadFrom(r); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return nil, se
+		}
+		return nil, errReadFailed
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *session) envelope() envelope {
+	return envelope{
+		remoteAddr: s.remoteAddr,
+		helo:       s.conn.Hostname(),
+		from:       s.from,
+		rcpts:      append([]string(nil), s.rcpts...),
+	}
+}
