@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +21,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bounces", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON Lines, one record object per line")
-	db := fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
+	db := dbFlag(fs)
 	var q store.Query
 	fs.StringVar(&q.Recipient, "recipient", "", "only records for this address")
 	fs.StringVar(&q.Domain, "domain", "", "only records for recipients at this domain")
@@ -35,12 +33,8 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: rebound bounces [--json] [--db PATH-or-URL] [--recipient A] [--domain D] [--reason R] [--class C] [--since T] [--limit N]")
 		fs.PrintDefaults()
 	}
-	if stop, status := parseFlags(fs, args); stop {
+	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
 	}
 	if q.Class != "" && !validClass(q.Class) {
 		fmt.Fprintf(stderr, "rebound bounces: --class %q: want hard, soft, block, complaint, auto-reply, delivered or unknown\n", q.Class)
@@ -69,19 +63,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, "bounces", "%v", err)
 	}
-	w := bufio.NewWriter(stdout)
-	if *asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for i := range recs {
-			if err := enc.Encode(&recs[i]); err != nil {
-				return failf(stderr, "bounces", "%v", err)
-			}
-		}
-	} else {
-		writeRecordTable(w, recs)
-	}
-	if err := w.Flush(); err != nil {
+	if err := printList(stdout, *asJSON, recs, writeRecordTable); err != nil {
 		return failf(stderr, "bounces", "%v", err)
 	}
 	return 0
@@ -113,7 +95,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 
 // writeRecordTable prints one line per record, the columns a person
 // scanning bounces wants first.
-func writeRecordTable(w io.Writer, recs []record.Record) {
+func writeRecordTable(w io.Writer, recs []record.Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RECEIVED\tRECIPIENT\tCLASS\tREASON\tSTATUS\tACTION\tDIAGNOSTIC")
 	for i := range recs {
@@ -122,7 +104,7 @@ func writeRecordTable(w io.Writer, recs []record.Record) {
 			r.ReceivedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Recipient), orDash(r.Class),
 			orDash(r.Reason), orDash(r.Status), orDash(r.Action), orDash(clip(r.Diagnostic, 60)))
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 func orDash(s string) string {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +27,11 @@ const defaultDB = "./rebound.db"
 var storeBackends = map[string]store.OpenFunc{
 	"sqlite":   sqlite.Open,
 	"postgres": postgres.Open,
+}
+
+// dbFlag defines the --db flag of a command that works on a store.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
 }
 
 // openStore opens the store named by a --db value: a SQLite path (or
@@ -58,6 +65,37 @@ func parseFlags(fs *flag.FlagSet, args []string) (stop bool, status int) {
 		return true, 2
 	}
 	return false, 0
+}
+
+// parseFlagsOnly is parseFlags for a command that takes no operands: with
+// any, it prints the usage and stops with status 2.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) (stop bool, status int) {
+	if stop, status := parseFlags(fs, args); stop {
+		return stop, status
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return true, 2
+	}
+	return false, 0
+}
+
+// printList writes items to stdout through one buffer: as JSON Lines, one
+// object per line, when asJSON, else as table writes them.
+func printList[T any](stdout io.Writer, asJSON bool, items []T, table func(io.Writer, []T) error) error {
+	w := bufio.NewWriter(stdout)
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for i := range items {
+			if err := enc.Encode(&items[i]); err != nil {
+				return err
+			}
+		}
+	} else if err := table(w, items); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // stringList is a repeatable string flag.

@@ -24,7 +24,7 @@ import (
 func runImport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
+	db := dbFlag(fs)
 	lang := fs.String("lang", "en", "language of the explanations: en or nl")
 	quiet := fs.Bool("quiet", false, "no progress line, even on a terminal")
 	fs.Usage = func() {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -20,19 +18,15 @@ func runIncidents(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON Lines, one incident object per line")
 	all := fs.Bool("all", false, "list closed incidents too")
-	db := fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
+	db := dbFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: rebound incidents [--json] [--all] [--db PATH-or-URL]")
 		fmt.Fprintln(stderr, "\nLists blocks by destination and code, newest first: an incident is open")
 		fmt.Fprintln(stderr, "while blocks keep coming, and closes after an hour without one.")
 		fs.PrintDefaults()
 	}
-	if stop, status := parseFlags(fs, args); stop {
+	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
 	}
 	if err := storeExists(*db); err != nil {
 		return failf(stderr, "incidents", "%v", err)
@@ -47,19 +41,7 @@ func runIncidents(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, "incidents", "%v", err)
 	}
-	w := bufio.NewWriter(stdout)
-	if *asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for i := range incs {
-			if err := enc.Encode(&incs[i]); err != nil {
-				return failf(stderr, "incidents", "%v", err)
-			}
-		}
-	} else {
-		writeIncidents(w, incs)
-	}
-	if err := w.Flush(); err != nil {
+	if err := printList(stdout, *asJSON, incs, writeIncidents); err != nil {
 		return failf(stderr, "incidents", "%v", err)
 	}
 	return 0
@@ -68,7 +50,7 @@ func runIncidents(args []string, stdout, stderr io.Writer) int {
 // writeIncidents prints one aligned line per incident:
 //
 //	outlook.com  5.7.606  blocked  312 records  since 2026-11-26T10:00:00Z  last 10:42
-func writeIncidents(w io.Writer, incs []store.Incident) {
+func writeIncidents(w io.Writer, incs []store.Incident) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, in := range incs {
 		first, last := in.FirstSeen.UTC(), in.LastSeen.UTC()
@@ -87,5 +69,5 @@ func writeIncidents(w io.Writer, incs []store.Incident) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d %s\tsince %s\tlast %s%s\n", in.Domain, orDash(in.Status),
 			orDash(in.Reason), in.Count, noun, first.Format(time.RFC3339), lastText, state)
 	}
-	tw.Flush()
+	return tw.Flush()
 }

@@ -52,12 +52,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		fmt.Fprintln(stderr, "usage: rebound serve [--config FILE] [--listen ADDR] [--db PATH-or-URL] [--domain D]...")
 		fs.PrintDefaults()
 	}
-	if stop, status := parseFlags(fs, args); stop {
+	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
 	}
 
 	cfg := config.Defaults()

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,7 +48,7 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nflags of "+sub+":")
 		fs.PrintDefaults()
 	}
-	db := fs.String("db", defaultDB, "store: SQLite path or postgres:// URL")
+	db := dbFlag(fs)
 	var (
 		asJSON  *bool
 		asCSV   *bool
@@ -171,29 +169,24 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	w := bufio.NewWriter(stdout)
-	switch {
-	case *asJSON:
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for i := range sups {
-			if err := enc.Encode(&sups[i]); err != nil {
-				return fail(err)
-			}
-		}
-	case sub == "export":
-		if err := writeSuppressionsCSV(w, sups); err != nil {
-			return fail(err)
-		}
-	default:
-		for _, s := range sups {
-			fmt.Fprintln(w, s.Address)
-		}
+	table := writeAddresses
+	if sub == "export" {
+		table = writeSuppressionsCSV
 	}
-	if err := w.Flush(); err != nil {
+	if err := printList(stdout, asJSON != nil && *asJSON, sups, table); err != nil {
 		return fail(err)
 	}
 	return 0
+}
+
+// writeAddresses prints the suppressed addresses, one per line.
+func writeAddresses(w io.Writer, sups []store.Suppression) error {
+	for _, s := range sups {
+		if _, err := fmt.Fprintln(w, s.Address); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // describeSuppression says in one line why and how long an address is

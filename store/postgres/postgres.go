@@ -28,15 +28,10 @@
 package postgres
 
 import (
-	"bytes"
-	"compress/flate"
 	"context"
 	"embed"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,14 +43,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/sqlstore"
 )
 
 // Store is a store.Store on a PostgreSQL database. It is safe for
 // concurrent use, and several Stores (in one process or many) may share one
 // database.
 type Store struct {
-	opts store.Options
-	pool *pgxpool.Pool
+	opts  store.Options
+	reads sqlstore.Reads
+	pool  *pgxpool.Pool
 
 	// mu guards closed and sending on reqs, so that Close cannot close the
 	// channel under a sender.
@@ -110,6 +107,7 @@ func OpenStore(ctx context.Context, url string, opts store.Options) (*Store, err
 		reqs:       make(chan *saveRequest, opts.BatchSize),
 		writerDone: make(chan struct{}),
 	}
+	s.reads = s.newReads()
 	go s.writeLoops()
 	return s, nil
 }
@@ -134,45 +132,10 @@ func (s *Store) now() time.Time {
 	return s.opts.Now()
 }
 
-// Migrations are numbered SQL files, NNNN_name.sql, applied in order at
-// open, each in its own transaction with its version bump.
+// Migrations are numbered SQL files, NNNN_name.sql (see sqlstore.Migration).
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
-			return nil, fmt.Errorf("migration %q: name must be NNNN_name.sql", name)
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{v, name, string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %q: want version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
 
 // migrationLock is the advisory lock key that serialises migrations of
 // instances starting together ("rebound" in ASCII).
@@ -183,7 +146,7 @@ const migrationLock = 0x7265626f756e64
 // later ones find the work done. A database written by a newer program is
 // refused rather than guessed at.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := loadMigrations()
+	ms, err := sqlstore.LoadMigrations(migrationFiles)
 	if err != nil {
 		return err
 	}
@@ -196,7 +159,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("migrating: taking the migration lock: %w", err)
 	}
 	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+	if _, err := conn.Exec(ctx, sqlstore.CreateVersionTable); err != nil {
 		return fmt.Errorf("creating schema_version: %w", err)
 	}
 	for {
@@ -207,39 +170,39 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 }
 
-func migrateStep(ctx context.Context, conn *pgx.Conn, ms []migration) (done bool, err error) {
+// migrateStep applies the next migration, if any, in a transaction of its
+// own; done reports the schema was already current.
+func migrateStep(ctx context.Context, conn *pgx.Conn, ms []sqlstore.Migration) (done bool, err error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("migrating: %w", err)
 	}
 	defer tx.Rollback(context.Background())
-	var version int
-	err = tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
-			return false, fmt.Errorf("initialising schema_version: %w", err)
-		}
-	case err != nil:
-		return false, fmt.Errorf("reading schema_version: %w", err)
-	}
-	if version > len(ms) {
-		return false, fmt.Errorf("database schema version %d is newer than this program's %d", version, len(ms))
-	}
-	if version == len(ms) {
-		return true, nil
-	}
-	m := ms[version]
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, m.version); err != nil {
-		return false, fmt.Errorf("migration %s: %w", m.name, err)
+	m, err := sqlstore.ApplyNext(ctx, migrationTx{tx}, sqlstore.Dollar, ms)
+	if err != nil || m == nil {
+		return m == nil && err == nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("migration %s: commit: %w", m.name, err)
+		return false, fmt.Errorf("migration %s: commit: %w", m.Name, err)
 	}
 	return false, nil
+}
+
+// migrationTx runs a migration step in a transaction.
+type migrationTx struct{ tx pgx.Tx }
+
+func (t migrationTx) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.tx.Exec(ctx, query, args...)
+	return err
+}
+
+func (t migrationTx) Version(ctx context.Context) (int, bool, error) {
+	var v int
+	err := t.tx.QueryRow(ctx, sqlstore.VersionQuery).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return v, err == nil, err
 }
 
 // retryable reports whether err is a failure that running the transaction
@@ -250,21 +213,6 @@ func retryable(err error) bool {
 		return pe.Code == "40P01" || pe.Code == "40001"
 	}
 	return false
-}
-
-// Times are stored as Unix nanoseconds; 0 stands for the zero time.
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }
 
 // text makes s storable in a TEXT column: PostgreSQL refuses NUL bytes and
@@ -296,41 +244,4 @@ func indexed(s string) string {
 		i--
 	}
 	return s[:i]
-}
-
-// Raw messages are DEFLATE-compressed (RFC 1951) at the fastest level, in
-// the caller's goroutine so that compression scales with the cores.
-var flateWriters = sync.Pool{New: func() any {
-	w, err := flate.NewWriter(nil, flate.BestSpeed)
-	if err != nil {
-		panic(err) // only for an invalid level
-	}
-	return w
-}}
-
-func compress(raw []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(raw)/2 + 64)
-	w := flateWriters.Get().(*flate.Writer)
-	w.Reset(&buf)
-	w.Write(raw) // writes to a bytes.Buffer do not fail
-	w.Close()
-	flateWriters.Put(w)
-	return buf.Bytes()
-}
-
-// decompress inflates a stored message whose original size is size; the
-// size bounds what is read, so a damaged row cannot balloon in memory.
-func decompress(data []byte, size int64) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(data))
-	defer r.Close()
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := io.Copy(buf, io.LimitReader(r, size+1))
-	if err != nil {
-		return nil, fmt.Errorf("decompressing raw message: %w", err)
-	}
-	if n != size {
-		return nil, fmt.Errorf("decompressing raw message: got %d bytes, stored size is %d", n, size)
-	}
-	return buf.Bytes(), nil
 }

@@ -2,225 +2,87 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/sqlstore"
 	"github.com/rebound-mail/rebound/suppress"
 )
 
-// recordColumns are the columns of a record as read back, in the order
-// scanRecord expects.
-const recordColumns = `source, idx, recipient, original_recipient, action, status, smtp_code,
-	diagnostic, remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation,
-	catalog_entry, feedback_type, original_message_id, original_from, original_to,
-	original_subject, original_headers, format, received_at, authenticated`
+// queries are the reads of this store, in PostgreSQL's parameter style,
+// comparing with indexed columns as they were stored.
+var queries = sqlstore.Queries{Placeholders: sqlstore.Dollar, Clean: indexed}
 
-const addressColumns = `address, soft_count, window_start, last_bounce, suppressed, cause, reason,
-	since, expires, evidence`
-
-const messageColumns = `id, received_at, source, remote_addr, helo, mail_from, rcpt_to, parse_error, format`
-
-// where builds a conjunction of conditions with numbered parameters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-func (w *where) add(cond string, arg any) {
-	w.args = append(w.args, arg)
-	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(w.args))))
-}
-
-func (w *where) sql() string {
-	if len(w.conds) == 0 {
-		return ""
+// newReads serves the listings shared with the other backends from the
+// pool.
+func (s *Store) newReads() sqlstore.Reads {
+	return sqlstore.Reads{
+		Queries: queries,
+		Backend: "postgres",
+		Query: func(ctx context.Context, query string, args ...any) (sqlstore.Rows, func(), error) {
+			rows, err := s.pool.Query(ctx, query, args...)
+			if err != nil {
+				return nil, nil, err
+			}
+			return rows, rows.Close, nil
+		},
+		ScanAddress: scanAddress,
 	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-func (w *where) timeRange(col string, since, until time.Time) {
-	if !since.IsZero() {
-		w.add(col+" >= ?", unixNano(since))
-	}
-	if !until.IsZero() {
-		w.add(col+" < ?", unixNano(until))
-	}
-}
-
-func limit(n int) string {
-	if n > 0 {
-		return fmt.Sprintf(" LIMIT %d", n)
-	}
-	return ""
 }
 
 // Records lists stored records, oldest first.
 func (s *Store) Records(ctx context.Context, q store.Query) ([]record.Record, error) {
-	var w where
-	if q.Recipient != "" {
-		w.add("address = ?", indexed(suppress.NormalizeAddress(q.Recipient)))
-	}
-	if q.Domain != "" {
-		w.add("recipient_domain = ?", indexed(strings.ToLower(strings.TrimSpace(q.Domain))))
-	}
-	if q.Reason != "" {
-		w.add("reason = ?", indexed(q.Reason))
-	}
-	if q.Class != "" {
-		w.add("class = ?", indexed(q.Class))
-	}
-	w.timeRange("received_at", q.Since, q.Until)
-	return s.queryRecords(ctx, `SELECT `+recordColumns+` FROM records`+w.sql()+
-		` ORDER BY received_at, id`+limit(q.Limit), w.args...)
-}
-
-func (s *Store) queryRecords(ctx context.Context, query string, args ...any) ([]record.Record, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing records: %w", err)
-	}
-	defer rows.Close()
-	var recs []record.Record
-	for rows.Next() {
-		var r record.Record
-		var headers string
-		var received int64
-		var idx int64
-		err := rows.Scan(&r.Source, &idx, &r.Recipient, &r.OriginalRecipient, &r.Action,
-			&r.Status, &r.SMTPCode, &r.Diagnostic, &r.RemoteMTA, &r.ReportingMTA, &r.Reason,
-			&r.Class, &r.FixOwner, &r.Advice, &r.Explanation, &r.CatalogEntry, &r.FeedbackType,
-			&r.OriginalMessageID, &r.OriginalFrom, &r.OriginalTo, &r.OriginalSubject, &headers,
-			&r.Format, &received, &r.Authenticated)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: reading record: %w", err)
-		}
-		r.Index = int(idx)
-		if headers != "" {
-			if err := json.Unmarshal([]byte(headers), &r.OriginalHeaders); err != nil {
-				return nil, fmt.Errorf("postgres: decoding original headers: %w", err)
-			}
-		}
-		r.ReceivedAt = fromUnixNano(received)
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: listing records: %w", err)
-	}
-	return recs, nil
-}
-
-func scanMessage(row pgx.Row, extra ...any) (store.Message, error) {
-	var m store.Message
-	var received int64
-	var rcpt string
-	dest := append([]any{&m.ID, &received, &m.Source, &m.RemoteAddr, &m.Helo, &m.MailFrom,
-		&rcpt, &m.ParseError, &m.Format}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return m, err
-	}
-	m.ReceivedAt = fromUnixNano(received)
-	if err := json.Unmarshal([]byte(rcpt), &m.RcptTo); err != nil {
-		return m, fmt.Errorf("decoding recipients of message %d: %w", m.ID, err)
-	}
-	if len(m.RcptTo) == 0 {
-		m.RcptTo = nil
-	}
-	return m, nil
+	return s.reads.Records(ctx, q)
 }
 
 // Messages lists stored messages, oldest first, without Raw and Records.
 func (s *Store) Messages(ctx context.Context, q store.MessageQuery) ([]store.Message, error) {
-	var w where
-	if q.Unrecognized {
-		w.conds = append(w.conds, "parse_error <> ''")
-	}
-	w.timeRange("received_at", q.Since, q.Until)
-	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages`+w.sql()+
-		` ORDER BY received_at, id`+limit(q.Limit), w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing messages: %w", err)
-	}
-	defer rows.Close()
-	var ms []store.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: reading message: %w", err)
-		}
-		ms = append(ms, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: listing messages: %w", err)
-	}
-	return ms, nil
+	return s.reads.Messages(ctx, q)
 }
 
 // Message returns one stored message with its raw bytes and records.
 func (s *Store) Message(ctx context.Context, id int64) (*store.Message, error) {
 	var size int64
 	var raw []byte
-	m, err := scanMessage(s.pool.QueryRow(ctx,
-		`SELECT `+messageColumns+`, raw_size, raw FROM messages WHERE id = $1`, id), &size, &raw)
+	m, err := sqlstore.ScanMessage(s.pool.QueryRow(ctx, queries.Message(), id), &size, &raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading message %d: %w", id, err)
 	}
-	if m.Raw, err = decompress(raw, size); err != nil {
+	if m.Raw, err = sqlstore.Decompress(raw, size); err != nil {
 		return nil, fmt.Errorf("postgres: message %d: %w", id, err)
 	}
-	m.Records, err = s.queryRecords(ctx, `SELECT `+recordColumns+` FROM records
-		WHERE message_id = $1 ORDER BY idx, id`, id)
+	m.Records, err = s.reads.RecordsOf(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-func scanAddress(row pgx.Row) (suppress.State, error) {
-	var st suppress.State
-	var window, last, since, expires int64
-	var soft int32
-	err := row.Scan(&st.Address, &soft, &window, &last, &st.Suppressed, &st.Cause,
-		&st.Reason, &since, &expires, &st.Evidence)
+// scanAddress reads a row of sqlstore.AddressColumns, whose evidence is a
+// text array.
+func scanAddress(row sqlstore.Scanner) (suppress.State, error) {
+	var evidence []string
+	st, err := sqlstore.ScanAddress(row, &evidence)
 	if err != nil {
 		return st, err
 	}
-	st.SoftCount = int(soft)
-	st.WindowStart = fromUnixNano(window)
-	st.LastBounce = fromUnixNano(last)
-	st.Since = fromUnixNano(since)
-	st.Expires = fromUnixNano(expires)
-	if len(st.Evidence) == 0 {
-		st.Evidence = nil
+	if len(evidence) > 0 {
+		st.Evidence = evidence
 	}
 	return st, nil
 }
 
-// suppressionOf is the public view of a suppressed state.
-func suppressionOf(st suppress.State) store.Suppression {
-	return store.Suppression{
-		Address:  st.Address,
-		Cause:    st.Cause,
-		Reason:   st.Reason,
-		Since:    st.Since,
-		Expires:  st.Expires,
-		Evidence: st.Evidence,
-	}
-}
-
 // Suppression returns the suppression of address in force at now, or nil.
 func (s *Store) Suppression(ctx context.Context, address string, now time.Time) (*store.Suppression, error) {
-	st, err := scanAddress(s.pool.QueryRow(ctx,
-		`SELECT `+addressColumns+` FROM addresses WHERE address = $1`, indexed(suppress.NormalizeAddress(address))))
+	st, err := scanAddress(s.pool.QueryRow(ctx, queries.Address(), indexed(suppress.NormalizeAddress(address))))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -230,30 +92,13 @@ func (s *Store) Suppression(ctx context.Context, address string, now time.Time) 
 	if !st.InForce(now) {
 		return nil, nil
 	}
-	sup := suppressionOf(st)
+	sup := sqlstore.SuppressionOf(st)
 	return &sup, nil
 }
 
 // Suppressions lists the suppressions in force at now, by address.
 func (s *Store) Suppressions(ctx context.Context, now time.Time) ([]store.Suppression, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+addressColumns+` FROM addresses
-		WHERE suppressed AND (expires = 0 OR expires > $1) ORDER BY address`, unixNano(now))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing suppressions: %w", err)
-	}
-	defer rows.Close()
-	var sups []store.Suppression
-	for rows.Next() {
-		st, err := scanAddress(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: reading suppression: %w", err)
-		}
-		sups = append(sups, suppressionOf(st))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: listing suppressions: %w", err)
-	}
-	return sups, nil
+	return s.reads.Suppressions(ctx, now)
 }
 
 // changeAddress runs change on the locked state of address in a
@@ -266,13 +111,13 @@ func (s *Store) changeAddress(ctx context.Context, address string, change func(s
 			if _, err := tx.Exec(ctx, `INSERT INTO addresses (address) VALUES ($1) ON CONFLICT (address) DO NOTHING`, address); err != nil {
 				return err
 			}
-			prev, err := scanAddress(tx.QueryRow(ctx, `SELECT `+addressColumns+` FROM addresses WHERE address = $1 FOR UPDATE`, address))
+			prev, err := scanAddress(tx.QueryRow(ctx, queries.Address()+` FOR UPDATE`, address))
 			if err != nil {
 				return err
 			}
 			next := change(prev)
 			next.Address = address
-			if stateEqual(prev, next) {
+			if sqlstore.StateEqual(prev, next) {
 				return nil
 			}
 			b := &pgx.Batch{}
@@ -351,34 +196,5 @@ func (s *Store) checkOpen() error {
 
 // Incidents lists incidents, newest first; open ones only when openOnly.
 func (s *Store) Incidents(ctx context.Context, openOnly bool, now time.Time) ([]store.Incident, error) {
-	quiet := s.opts.Policy.WithDefaults().IncidentQuiet
-	cutoff := unixNano(now.Add(-quiet))
-	var w where
-	if openOnly {
-		w.add("last_seen > ?", cutoff)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id, domain, status, reason, sample,
-		first_seen, last_seen, count FROM incidents`+w.sql()+` ORDER BY last_seen DESC, id DESC`, w.args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing incidents: %w", err)
-	}
-	defer rows.Close()
-	var incs []store.Incident
-	for rows.Next() {
-		var in store.Incident
-		var first, last int64
-		var count int32
-		if err := rows.Scan(&in.ID, &in.Domain, &in.Status, &in.Reason, &in.Sample, &first, &last, &count); err != nil {
-			return nil, fmt.Errorf("postgres: reading incident: %w", err)
-		}
-		in.Count = int(count)
-		in.FirstSeen = fromUnixNano(first)
-		in.LastSeen = fromUnixNano(last)
-		in.Open = last > cutoff
-		incs = append(incs, in)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: listing incidents: %w", err)
-	}
-	return incs, nil
+	return s.reads.Incidents(ctx, openOnly, now, s.opts.Policy.WithDefaults().IncidentQuiet)
 }

@@ -17,32 +17,20 @@ import (
 
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/sqlstore"
 	"github.com/rebound-mail/rebound/suppress"
 )
 
-// A saveRequest is a message prepared for the writer: hashing, compression
-// and encoding are done in the caller's goroutine, so the single writer
-// only talks to the database.
+// A saveRequest is a message prepared for the writer (see
+// sqlstore.Prepared), with the slot for its result.
 type saveRequest struct {
-	ctx        context.Context
-	m          *store.Message
-	hash       [sha256.Size]byte
-	receivedAt int64
-	rcptTo     string
-	raw        []byte // compressed
-	records    []pendingRecord
+	ctx context.Context
+	m   *store.Message
+	sqlstore.Prepared
 
 	res  store.SaveResult
 	err  error
 	done chan struct{}
-}
-
-type pendingRecord struct {
-	rec     record.Record
-	key     string
-	address string
-	domain  string
-	headers string
 }
 
 // batchTimeout bounds one attempt at committing a batch.
@@ -84,50 +72,11 @@ func (s *Store) Save(ctx context.Context, m *store.Message) (store.SaveResult, e
 }
 
 func (s *Store) prepareSave(ctx context.Context, m *store.Message) (*saveRequest, error) {
-	received := m.ReceivedAt
-	if received.IsZero() {
-		received = s.now()
-	}
-	rcpt := make([]string, len(m.RcptTo))
-	for i, a := range m.RcptTo {
-		rcpt[i] = text(a)
-	}
-	rcptJSON, err := json.Marshal(rcpt)
+	prep, err := sqlstore.Prepare(m, s.opts.Now, sqlstore.Cleaning{Text: text, Indexed: indexed})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: encoding recipients: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	r := &saveRequest{
-		ctx:        ctx,
-		m:          m,
-		hash:       store.ContentHash(m.Raw),
-		receivedAt: unixNano(received),
-		rcptTo:     string(rcptJSON),
-		raw:        compress(m.Raw),
-		done:       make(chan struct{}),
-	}
-	if m.ParseError != "" {
-		// An unrecognized message is kept for a human, never scored.
-		return r, nil
-	}
-	r.records = make([]pendingRecord, len(m.Records))
-	for i := range m.Records {
-		pr := &r.records[i]
-		pr.rec = m.Records[i]
-		if pr.rec.ReceivedAt.IsZero() {
-			pr.rec.ReceivedAt = received
-		}
-		pr.key = store.RecordKey(r.hash, &pr.rec)
-		pr.address = indexed(suppress.NormalizeAddress(pr.rec.Recipient))
-		pr.domain = indexed(suppress.RecipientDomain(pr.rec.Recipient))
-		if len(pr.rec.OriginalHeaders) > 0 {
-			b, err := json.Marshal(pr.rec.OriginalHeaders)
-			if err != nil {
-				return nil, fmt.Errorf("postgres: encoding original headers: %w", err)
-			}
-			pr.headers = text(string(b))
-		}
-	}
-	return r, nil
+	return &saveRequest{ctx: ctx, m: m, Prepared: prep, done: make(chan struct{})}, nil
 }
 
 // writers is how many batches one instance commits at a time. While one
@@ -287,13 +236,13 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 	first := map[[sha256.Size]byte]int{}
 	var order []int
 	for i, r := range batch {
-		if _, ok := first[r.hash]; !ok {
-			first[r.hash] = i
+		if _, ok := first[r.Hash]; !ok {
+			first[r.Hash] = i
 			order = append(order, i)
 		}
 	}
 	sort.Slice(order, func(a, b int) bool {
-		return string(batch[order[a]].hash[:]) < string(batch[order[b]].hash[:])
+		return string(batch[order[a]].Hash[:]) < string(batch[order[b]].Hash[:])
 	})
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
@@ -304,9 +253,9 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 	var missing [][]byte
 	storedBefore := map[[sha256.Size]byte]bool{}
 	for _, i := range order {
-		if _, ok := ids[batch[i].hash]; !ok {
-			missing = append(missing, batch[i].hash[:])
-			storedBefore[batch[i].hash] = true
+		if _, ok := ids[batch[i].Hash]; !ok {
+			missing = append(missing, batch[i].Hash[:])
+			storedBefore[batch[i].Hash] = true
 		}
 	}
 	if len(missing) > 0 {
@@ -322,20 +271,20 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 			return nil, nil, fmt.Errorf("postgres: looking up duplicate messages: %w", err)
 		}
 	}
-	var recs []*pendingRecord
+	var recs []*sqlstore.PreparedRecord
 	var recMsg []int64
 	for i, r := range batch {
-		id, ok := ids[r.hash]
+		id, ok := ids[r.Hash]
 		if !ok {
-			return nil, nil, fmt.Errorf("postgres: message %x neither stored nor found", r.hash[:8])
+			return nil, nil, fmt.Errorf("postgres: message %x neither stored nor found", r.Hash[:8])
 		}
-		dup := first[r.hash] != i || storedBefore[r.hash]
+		dup := first[r.Hash] != i || storedBefore[r.Hash]
 		results[i] = store.SaveResult{MessageID: id, Duplicate: dup}
 		if dup {
 			continue
 		}
-		for j := range r.records {
-			recs = append(recs, &r.records[j])
+		for j := range r.Records {
+			recs = append(recs, &r.Records[j])
 			recMsg = append(recMsg, id)
 		}
 	}
@@ -353,10 +302,10 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return nil, nil, fmt.Errorf("postgres: storing records: %w", err)
 	}
-	var scored []*pendingRecord
+	var scored []*sqlstore.PreparedRecord
 	for _, pr := range recs {
 		// A key stored before was scored then.
-		if inserted[pr.key] {
+		if inserted[pr.Key] {
 			scored = append(scored, pr)
 		}
 	}
@@ -379,17 +328,17 @@ func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[s
 	for _, i := range order {
 		r := batch[i]
 		m := r.m
-		hash = append(hash, r.hash[:])
-		received = append(received, r.receivedAt)
+		hash = append(hash, r.Hash[:])
+		received = append(received, r.ReceivedAt)
 		source = append(source, text(m.Source))
 		remote = append(remote, text(m.RemoteAddr))
 		helo = append(helo, text(m.Helo))
 		from = append(from, text(m.MailFrom))
-		rcpt = append(rcpt, r.rcptTo)
+		rcpt = append(rcpt, r.RcptTo)
 		perr = append(perr, text(m.ParseError))
 		format = append(format, text(m.Format))
 		size = append(size, int64(len(m.Raw)))
-		raw = append(raw, r.raw)
+		raw = append(raw, r.Raw)
 	}
 	ids := make(map[[sha256.Size]byte]int64, n)
 	b.Queue(`INSERT INTO messages (content_hash, received_at, source, remote_addr,
@@ -411,7 +360,7 @@ func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[s
 	return ids
 }
 
-func queueInsertRecords(b *pgx.Batch, recs []*pendingRecord, msg []int64) map[string]bool {
+func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int64) map[string]bool {
 	n := len(recs)
 	col := func() []string { return make([]string, 0, n) }
 	var (
@@ -423,10 +372,10 @@ func queueInsertRecords(b *pgx.Batch, recs []*pendingRecord, msg []int64) map[st
 		auth                                                                     = make([]bool, 0, n)
 	)
 	for _, pr := range recs {
-		r := &pr.rec
-		key = append(key, pr.key)
-		address = append(address, pr.address)
-		domain = append(domain, pr.domain)
+		r := &pr.Rec
+		key = append(key, pr.Key)
+		address = append(address, pr.Address)
+		domain = append(domain, pr.Domain)
 		source = append(source, text(r.Source))
 		idx = append(idx, int64(r.Index))
 		recipient = append(recipient, text(r.Recipient))
@@ -448,9 +397,9 @@ func queueInsertRecords(b *pgx.Batch, recs []*pendingRecord, msg []int64) map[st
 		origFrom = append(origFrom, text(r.OriginalFrom))
 		origTo = append(origTo, text(r.OriginalTo))
 		origSubject = append(origSubject, text(r.OriginalSubject))
-		headers = append(headers, pr.headers)
+		headers = append(headers, pr.Headers)
 		format = append(format, text(r.Format))
-		received = append(received, unixNano(r.ReceivedAt))
+		received = append(received, sqlstore.UnixNano(r.ReceivedAt))
 		auth = append(auth, r.Authenticated)
 	}
 	inserted := make(map[string]bool, n)
@@ -497,16 +446,16 @@ func changesState(class string) bool {
 // DO UPDATE locks a row even when its WHERE leaves it unchanged), so that
 // every writer of every instance locks in the same order, and an instance
 // scoring an address after another sees its count.
-func queueLockAddresses(b *pgx.Batch, recs []*pendingRecord) map[string]suppress.State {
+func queueLockAddresses(b *pgx.Batch, recs []*sqlstore.PreparedRecord) map[string]suppress.State {
 	create := map[string]bool{}
 	lock := map[string]bool{}
 	for _, pr := range recs {
-		if pr.address == "" || !changesState(pr.rec.Class) {
+		if pr.Address == "" || !changesState(pr.Rec.Class) {
 			continue
 		}
-		lock[pr.address] = true
-		if createsState(pr.rec.Class) {
-			create[pr.address] = true
+		lock[pr.Address] = true
+		if createsState(pr.Rec.Class) {
+			create[pr.Address] = true
 		}
 	}
 	states := map[string]suppress.State{}
@@ -519,7 +468,7 @@ func queueLockAddresses(b *pgx.Batch, recs []*pendingRecord) map[string]suppress
 		WHERE a = ANY($2) OR EXISTS (SELECT 1 FROM addresses AS x WHERE x.address = a)
 		ORDER BY a
 		ON CONFLICT (address) DO UPDATE SET address = excluded.address WHERE false`, lockList, createList)
-	b.Queue(`SELECT `+addressColumns+` FROM addresses WHERE address = ANY($1)`,
+	b.Queue(`SELECT `+sqlstore.AddressColumns+` FROM addresses WHERE address = ANY($1)`,
 		lockList).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			st, err := scanAddress(rows)
@@ -536,27 +485,27 @@ func queueLockAddresses(b *pgx.Batch, recs []*pendingRecord) map[string]suppress
 // scoreAddresses applies the suppression policy to the new records, in
 // arrival order, on the locked states, and queues the writes of the states
 // that changed.
-func (s *Store) scoreAddresses(final *pgx.Batch, states map[string]suppress.State, recs []*pendingRecord) error {
+func (s *Store) scoreAddresses(final *pgx.Batch, states map[string]suppress.State, recs []*sqlstore.PreparedRecord) error {
 	before := make(map[string]suppress.State, len(states))
 	for a, st := range states {
 		before[a] = st
 	}
 	for _, pr := range recs {
-		if pr.address == "" || !changesState(pr.rec.Class) {
+		if pr.Address == "" || !changesState(pr.Rec.Class) {
 			continue
 		}
-		prev, ok := states[pr.address]
+		prev, ok := states[pr.Address]
 		if !ok {
 			// A delivery to an address with no state changes nothing.
 			continue
 		}
-		next := s.opts.Policy.Apply(prev, &pr.rec, pr.key, pr.rec.ReceivedAt)
-		next.Address = pr.address
-		states[pr.address] = next
+		next := s.opts.Policy.Apply(prev, &pr.Rec, pr.Key, pr.Rec.ReceivedAt)
+		next.Address = pr.Address
+		states[pr.Address] = next
 	}
 	var changed []suppress.State
 	for _, a := range sortedKeys(keysOf(states)) {
-		if st := states[a]; !stateEqual(before[a], st) {
+		if st := states[a]; !sqlstore.StateEqual(before[a], st) {
 			changed = append(changed, st)
 		}
 	}
@@ -587,13 +536,13 @@ func queueStoreStates(b *pgx.Batch, states []suppress.State) error {
 	for _, st := range states {
 		address = append(address, st.Address)
 		soft = append(soft, int32(st.SoftCount))
-		window = append(window, unixNano(st.WindowStart))
-		last = append(last, unixNano(st.LastBounce))
+		window = append(window, sqlstore.UnixNano(st.WindowStart))
+		last = append(last, sqlstore.UnixNano(st.LastBounce))
 		suppressed = append(suppressed, st.Suppressed)
 		cause = append(cause, text(st.Cause))
 		reason = append(reason, text(st.Reason))
-		since = append(since, unixNano(st.Since))
-		expires = append(expires, unixNano(st.Expires))
+		since = append(since, sqlstore.UnixNano(st.Since))
+		expires = append(expires, sqlstore.UnixNano(st.Expires))
 		// Evidence goes as one JSON array per row: unnest cannot take
 		// an array of arrays of different lengths.
 		ev := make([]string, len(st.Evidence))
@@ -640,16 +589,16 @@ func blockKey(r *record.Record) (incidentKey, bool) {
 // queueFindIncidents serialises the incident keys of the block records
 // across instances, by transaction advisory locks taken in a fixed order,
 // and reads the incidents that the blocks may join.
-func (s *Store) queueFindIncidents(b *pgx.Batch, recs []*pendingRecord) map[incidentKey][]*incident {
+func (s *Store) queueFindIncidents(b *pgx.Batch, recs []*sqlstore.PreparedRecord) map[incidentKey][]*incident {
 	quiet := int64(s.opts.Policy.WithDefaults().IncidentQuiet)
 	type span struct{ min, max int64 }
 	spans := map[incidentKey]span{}
 	for _, pr := range recs {
-		k, ok := blockKey(&pr.rec)
+		k, ok := blockKey(&pr.Rec)
 		if !ok {
 			continue
 		}
-		t := unixNano(pr.rec.ReceivedAt)
+		t := sqlstore.UnixNano(pr.Rec.ReceivedAt)
 		if sp, ok := spans[k]; ok {
 			spans[k] = span{min(sp.min, t), max(sp.max, t)}
 		} else {
@@ -698,16 +647,16 @@ func (s *Store) queueFindIncidents(b *pgx.Batch, recs []*pendingRecord) map[inci
 // destination and code, opening incidents as needed, and queues the
 // writes. A block at time t joins the latest incident of its key whose
 // span, widened by the quiet time, holds t.
-func (s *Store) countIncidents(final *pgx.Batch, byKey map[incidentKey][]*incident, recs []*pendingRecord) {
+func (s *Store) countIncidents(final *pgx.Batch, byKey map[incidentKey][]*incident, recs []*sqlstore.PreparedRecord) {
 	quiet := int64(s.opts.Policy.WithDefaults().IncidentQuiet)
 	var opened []*incident
 	for _, pr := range recs {
-		r := &pr.rec
+		r := &pr.Rec
 		k, ok := blockKey(r)
 		if !ok {
 			continue
 		}
-		t := unixNano(r.ReceivedAt)
+		t := sqlstore.UnixNano(r.ReceivedAt)
 		var best *incident
 		for _, in := range byKey[k] {
 			if in.last >= t-quiet && in.first <= t+quiet &&
@@ -788,12 +737,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// stateEqual reports whether storing b over a would change nothing.
-func stateEqual(a, b suppress.State) bool {
-	return a.Address == b.Address && a.SoftCount == b.SoftCount &&
-		a.WindowStart.Equal(b.WindowStart) && a.LastBounce.Equal(b.LastBounce) &&
-		a.Suppressed == b.Suppressed && a.Cause == b.Cause && a.Reason == b.Reason &&
-		a.Since.Equal(b.Since) && a.Expires.Equal(b.Expires) && slices.Equal(a.Evidence, b.Evidence)
 }

@@ -29,13 +29,15 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/sqlstore"
 )
 
 // Store is a store.Store on one SQLite file. It is safe for concurrent use.
 type Store struct {
-	opts store.Options
-	path string
-	dsn  string
+	opts  store.Options
+	reads sqlstore.Reads
+	path  string
+	dsn   string
 	// db is the connection pool; the writer replaces it when it finds the
 	// database file replaced under it.
 	db atomic.Pointer[sql.DB]
@@ -102,6 +104,7 @@ func OpenStore(ctx context.Context, path string, opts store.Options) (*Store, er
 		stopCheckpoints: make(chan struct{}),
 		checkpointsDone: make(chan struct{}),
 	}
+	s.reads = s.newReads()
 	db, ident, err := s.openDB(ctx)
 	if err != nil {
 		return nil, err

@@ -4,17 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/rebound-mail/rebound/store/sqlstore"
 )
-
-// recordColumns are the columns of a record as read back, in the order
-// scanRecord expects.
-const recordColumns = `source, idx, recipient, original_recipient, action, status, smtp_code,
-	diagnostic, remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation,
-	catalog_entry, feedback_type, original_message_id, original_from, original_to,
-	original_subject, original_headers, format, received_at, authenticated`
-
-const addressColumns = `address, soft_count, window_start, last_bounce, suppressed, cause, reason,
-	since, expires, evidence`
 
 // statements are the writer's prepared statements, bound to its connection.
 type statements struct {
@@ -48,10 +40,10 @@ func prepare(conn *sql.Conn) (*statements, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (content_hash) DO NOTHING`},
 		{&st.messageByHash, `SELECT id FROM messages WHERE content_hash = ?`},
-		{&st.insertRecord, `INSERT INTO records (message_id, key, address, recipient_domain, ` + recordColumns + `)
+		{&st.insertRecord, `INSERT INTO records (message_id, key, address, recipient_domain, ` + sqlstore.RecordColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.loadAddress, `SELECT ` + addressColumns + ` FROM addresses WHERE address = ?`},
-		{&st.storeAddress, `INSERT INTO addresses (` + addressColumns + `)
+		{&st.loadAddress, `SELECT ` + sqlstore.AddressColumns + ` FROM addresses WHERE address = ?`},
+		{&st.storeAddress, `INSERT INTO addresses (` + sqlstore.AddressColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (address) DO UPDATE SET soft_count = excluded.soft_count,
 			window_start = excluded.window_start, last_bounce = excluded.last_bounce,

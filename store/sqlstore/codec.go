@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"bytes"
@@ -9,16 +9,17 @@ import (
 	"time"
 )
 
-// Times are stored as Unix nanoseconds, which order like the times they
-// encode and fit int64 until 2262; 0 stands for the zero time.
-func unixNano(t time.Time) int64 {
+// UnixNano encodes a time as stored: Unix nanoseconds, which order like the
+// times they encode and fit int64 until 2262; 0 stands for the zero time.
+func UnixNano(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
 	return t.UnixNano()
 }
 
-func fromUnixNano(n int64) time.Time {
+// FromUnixNano decodes a time encoded by UnixNano, in UTC.
+func FromUnixNano(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
@@ -27,8 +28,8 @@ func fromUnixNano(n int64) time.Time {
 
 // Raw messages are DEFLATE-compressed (RFC 1951) at the fastest level:
 // bounces are mostly text and shrink by half or more, and Save must stay
-// cheap. Compression runs in the caller's goroutine, not in the writer, so
-// it scales with the cores.
+// cheap. Compression runs in the caller's goroutine, not in a writer, so it
+// scales with the cores.
 var flateWriters = sync.Pool{New: func() any {
 	w, err := flate.NewWriter(nil, flate.BestSpeed)
 	if err != nil {
@@ -37,7 +38,8 @@ var flateWriters = sync.Pool{New: func() any {
 	return w
 }}
 
-func compress(raw []byte) []byte {
+// Compress deflates a raw message for storing.
+func Compress(raw []byte) []byte {
 	var buf bytes.Buffer
 	buf.Grow(len(raw)/2 + 64)
 	w := flateWriters.Get().(*flate.Writer)
@@ -48,12 +50,11 @@ func compress(raw []byte) []byte {
 	return buf.Bytes()
 }
 
-// decompress inflates a stored message whose original size is size.
-func decompress(data []byte, size int64) ([]byte, error) {
+// Decompress inflates a stored message whose original size is size.
+func Decompress(data []byte, size int64) ([]byte, error) {
 	r := flate.NewReader(bytes.NewReader(data))
 	defer r.Close()
-	out := make([]byte, 0, size)
-	buf := bytes.NewBuffer(out)
+	buf := bytes.NewBuffer(make([]byte, 0, size))
 	// The stored size bounds what we accept, so a damaged row cannot
 	// balloon in memory.
 	n, err := io.Copy(buf, io.LimitReader(r, size+1))
