@@ -222,7 +222,14 @@ func textFormat(lower string) string {
 		strings.Contains(lower, "diagnostic information for administrators"),
 		strings.Contains(lower, "msexch"),
 		strings.Contains(lower, "generating server"),
-		strings.Contains(lower, "more info for email admins"):
+		strings.Contains(lower, "more info for email admins"),
+		// The same notice in other languages, and Exchange's own
+		// markers of a remote reply.
+		strings.Contains(lower, "genererende server"),
+		strings.Contains(lower, "generierender server"),
+		strings.Contains(lower, "serveur de génération"),
+		strings.Contains(lower, "remote server returned"),
+		strings.Contains(lower, "> #smtp#"):
 		return FormatExchange
 	case strings.Contains(lower, "lotus"), strings.Contains(lower, "domino"):
 		return FormatNotes
@@ -346,7 +353,8 @@ func remoteHost(diag string) string {
 		for k > 0 && domainByte(diag[k-1]) {
 			k--
 		}
-		if name := diag[k:i]; hostName(name) {
+		// A sentence's full stop is no root label: "...rejected it. #550".
+		if name := strings.TrimRight(diag[k:i], "."); hostName(name) {
 			return name
 		}
 	}

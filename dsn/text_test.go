@@ -120,6 +120,15 @@ func TestScanText(t *testing.T) {
 			{"pat@example.net", "failed", "", "554", "no MX record"},
 			{"quinn@example.org", "failed", "", "550", "Relaying"},
 		}},
+		// A reply code of another class than the status code is dropped.
+		{"text-exchange-expired.eml", FormatExchange, []wantRecipient{
+			{"tomas@example.net", "failed", "4.4.7", "", "QUEUE.Expired"},
+		}},
+		// The section for administrators as one field a line: the bare
+		// status is joined by the reply that follows it.
+		{"text-exchange-fields.eml", FormatExchange, []wantRecipient{
+			{"rosa@example.net", "failed", "5.7.509", "550", "5.7.509 550 5.7.509 Access denied, sending domain [example.com] does not pass DMARC"},
+		}},
 		// Office 365's new layout: the recipient named in its first sentence, the
 		// code under a heading, the title in between kept as the reason.
 		{"text-office365-title.eml", FormatExchange, []wantRecipient{
@@ -198,22 +207,27 @@ func TestScanText(t *testing.T) {
 }
 
 // Exchange names the server that wrote the notice, on the line of its
-// label or on the next.
-func TestScanTextGeneratingServer(t *testing.T) {
-	tests := []struct{ file, want string }{
-		{"text-exchange-hops.eml", "relay.example.com"},
-		{"text-office365.eml", "AB1CD23.eurprd00.prod.outlook.example"},
-		{"text-office365-title.eml", "DB8PR04MB7012.eurprd04.prod.outlook.example"},
-		{"text-postfix.eml", ""},
+// label or on the next, and the remote server before its reply or on a
+// line of its own.
+func TestScanTextExchangeServers(t *testing.T) {
+	tests := []struct{ file, reporting, remote string }{
+		{"text-exchange-hops.eml", "relay.example.com", "mail.example.net"},
+		{"text-office365.eml", "AB1CD23.eurprd00.prod.outlook.example", ""},
+		{"text-office365-title.eml", "DB8PR04MB7012.eurprd04.prod.outlook.example", ""},
+		{"text-exchange-fields.eml", "BN8PR12MB3301.namprd12.prod.outlook.example", "mx2.example.net"},
+		{"text-postfix.eml", "", "mx.example.net"},
 	}
 	for _, tt := range tests {
 		hdr, body := readTextFixture(t, tt.file)
 		var rep Report
-		if !scanText(&rep, hdr, body) {
+		if !scanText(&rep, hdr, body) || len(rep.Recipients) == 0 {
 			t.Fatalf("%s: not recognized", tt.file)
 		}
-		if rep.ReportingMTA != tt.want {
-			t.Errorf("%s: reporting MTA %q, want %q", tt.file, rep.ReportingMTA, tt.want)
+		if rep.ReportingMTA != tt.reporting {
+			t.Errorf("%s: reporting MTA %q, want %q", tt.file, rep.ReportingMTA, tt.reporting)
+		}
+		if r := rep.Recipients[0]; r.RemoteMTA != tt.remote {
+			t.Errorf("%s: remote MTA %q, want %q", tt.file, r.RemoteMTA, tt.remote)
 		}
 	}
 }
@@ -348,6 +362,8 @@ func TestRemoteHost(t *testing.T) {
 		{"remote host 192.0.2.32 said: 550", ""},
 		{"kim@example.net mail.example.net #<relay.example.com #5.7.1 smtp;530 5.7.1 denied> #SMTP#", "mail.example.net"},
 		{"Remote Server returned '550 #5.1.1'", ""},
+		{"The provider rejected it. #550 5.7.606 Access denied ##", ""},
+		{"mx.example.net. #550 5.1.1 not found ##", "mx.example.net"},
 		{"ghost town", ""},
 		{"blocked [C14] by policy", ""},
 	}
