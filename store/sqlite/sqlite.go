@@ -51,6 +51,9 @@ type Store struct {
 	w          *writer // owned by the writer goroutine
 
 	stopCheckpoints chan struct{}
+	// walBacklog is the number of WAL frames the last passive checkpoint
+	// found; the writer restarts the WAL when it grows past walRestartFrames.
+	walBacklog      atomic.Int64
 	checkpointsDone chan struct{}
 
 	// fault, when set by tests, fails a message after its rows are
@@ -119,6 +122,14 @@ func OpenStore(ctx context.Context, path string, opts store.Options) (*Store, er
 // checkpointInterval is how often the WAL is copied into the database.
 const checkpointInterval = 500 * time.Millisecond
 
+// walRestartFrames bounds the WAL under a steady stream of writes. A
+// passive checkpoint copies frames but never moves the writer back to the
+// start of the WAL while commits keep coming, so the file would grow
+// without end (and every lookup in its index with it); past this many
+// frames (64 MiB of 4 KiB pages) the writer itself restarts it between two
+// batches. Most frames are already copied by then, so the pause is short.
+const walRestartFrames = 16384
+
 // checkpointLoop checkpoints the WAL in PASSIVE mode, which never blocks
 // the writer or readers (https://sqlite.org/c3ref/wal_checkpoint_v2.html).
 // A failed checkpoint is retried at the next tick; until then the WAL only
@@ -132,7 +143,11 @@ func (s *Store) checkpointLoop() {
 		case <-s.stopCheckpoints:
 			return
 		case <-tick.C:
-			s.db.Load().Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			var busy, frames, copied int64
+			err := s.db.Load().QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+			if err == nil {
+				s.walBacklog.Store(frames)
+			}
 		}
 	}
 }

@@ -84,6 +84,24 @@ func (s *Store) writeLoop() {
 			close(j.done)
 			batch[i] = nil
 		}
+		if s.walBacklog.Load() > walRestartFrames {
+			w.restartWAL()
+		}
+	}
+}
+
+// restartWAL copies what is left of the WAL into the database and makes
+// the next commit start the WAL from its beginning
+// (https://sqlite.org/c3ref/wal_checkpoint_v2.html, SQLITE_CHECKPOINT_RESTART).
+// A failure is left to the next try: the WAL is still consistent.
+func (w *writer) restartWAL() {
+	if w.conn == nil {
+		return
+	}
+	var busy, frames, copied int64
+	err := w.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied)
+	if err == nil && busy == 0 {
+		w.s.walBacklog.Store(0)
 	}
 }
 
