@@ -52,8 +52,10 @@ type Store struct {
 
 	stopCheckpoints chan struct{}
 	// walBacklog is the number of WAL frames the last passive checkpoint
-	// found; the writer restarts the WAL when it grows past walRestartFrames.
+	// found; the writer restarts the WAL when it grows past walLimit
+	// (walRestartFrames; tests lower it).
 	walBacklog      atomic.Int64
+	walLimit        int64
 	checkpointsDone chan struct{}
 
 	// fault, when set by tests, fails a message after its rows are
@@ -106,6 +108,7 @@ func OpenStore(ctx context.Context, path string, opts store.Options) (*Store, er
 		writerDone:      make(chan struct{}),
 		stopCheckpoints: make(chan struct{}),
 		checkpointsDone: make(chan struct{}),
+		walLimit:        walRestartFrames,
 	}
 	s.reads = s.newReads()
 	db, ident, err := s.openDB(ctx)

@@ -84,7 +84,7 @@ func (s *Store) writeLoop() {
 			close(j.done)
 			batch[i] = nil
 		}
-		if s.walBacklog.Load() > walRestartFrames {
+		if s.walBacklog.Load() > s.walLimit {
 			w.restartWAL()
 		}
 	}
