@@ -56,6 +56,7 @@ type Store struct {
 	// (walRestartFrames; tests lower it).
 	walBacklog      atomic.Int64
 	walLimit        int64
+	checkpointNow   chan struct{} // tests: checkpoint before the next tick
 	checkpointsDone chan struct{}
 
 	// fault, when set by tests, fails a message after its rows are
@@ -109,6 +110,7 @@ func OpenStore(ctx context.Context, path string, opts store.Options) (*Store, er
 		stopCheckpoints: make(chan struct{}),
 		checkpointsDone: make(chan struct{}),
 		walLimit:        walRestartFrames,
+		checkpointNow:   make(chan struct{}),
 	}
 	s.reads = s.newReads()
 	db, ident, err := s.openDB(ctx)
@@ -145,12 +147,13 @@ func (s *Store) checkpointLoop() {
 		select {
 		case <-s.stopCheckpoints:
 			return
+		case <-s.checkpointNow:
 		case <-tick.C:
-			var busy, frames, copied int64
-			err := s.db.Load().QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-			if err == nil {
-				s.walBacklog.Store(frames)
-			}
+		}
+		var busy, frames, copied int64
+		err := s.db.Load().QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		if err == nil {
+			s.walBacklog.Store(frames)
 		}
 	}
 }
