@@ -1,20 +1,610 @@
-// Package classify turns the evidence about one recipient into a judgement:
-// reason, class, fix owner, advice and explanation.
 package classify
 
-import "github.com/rebound-mail/rebound/record"
+import (
+	"fmt"
+	"strings"
+	"sync"
 
-// Classifier holds a loaded catalog. It is safe for concurrent use.
+	"github.com/rebound-mail/rebound/record"
+)
+
+// Classifier holds the compiled catalog and the language of its
+// explanations. It is immutable and safe for concurrent use.
 type Classifier struct {
+	cat  *catalog
 	lang string
 }
 
-// New returns a classifier whose explanations are in lang ("en", "nl").
-func New(lang string) (*Classifier, error) {
-	return &Classifier{lang: lang}, nil
+// The catalog is parsed once per process; the result is never modified.
+var (
+	loadOnce   sync.Once
+	loadedCat  *catalog
+	loadCatErr error
+)
+
+func sharedCatalog() (*catalog, error) {
+	loadOnce.Do(func() { loadedCat, loadCatErr = loadCatalog(catalogTOML) })
+	return loadedCat, loadCatErr
 }
 
-// Classify judges one recipient.
-func (c *Classifier) Classify(in Input) Result {
-	return Result{Reason: "undefined", Class: record.ClassUnknown}
+// New returns a classifier whose explanations are in lang ("en", "nl"; empty
+// means "en"). A language the catalog does not know is an error.
+func New(lang string) (*Classifier, error) {
+	cat, err := sharedCatalog()
+	if err != nil {
+		return nil, err
+	}
+	if lang == "" {
+		lang = "en"
+	}
+	if _, ok := cat.reasons["undefined"].explain[lang]; !ok {
+		return nil, fmt.Errorf("classify: no explanations in language %q", lang)
+	}
+	return &Classifier{cat: cat, lang: lang}, nil
+}
+
+// Lang is the language of the explanations.
+func (c *Classifier) Lang() string { return c.lang }
+
+// Classify judges one recipient; see the package documentation for the
+// order in which evidence is weighed. It reads the diagnostic text once and
+// allocates only to unfold a multi-line reply.
+func (c *Classifier) Classify(in Input) Result { return c.classify(in, false) }
+
+// classify is Classify; literal is set when the input is a person's
+// question rather than a report, so that an unknown command does not turn
+// a phrase's plain meaning into a guess about the SMTP dialogue.
+func (c *Classifier) classify(in Input, literal bool) Result {
+	cat := c.cat
+	switch in.Kind {
+	case KindFeedback:
+		return c.result(cat.reasons["feedback"], "feedback")
+	case KindAutoReply:
+		return c.result(cat.reasons["vacation"], "vacation")
+	}
+	status, hasStatus := parseStatus(in.Status)
+	if isAction(in.Action, "delivered") || isAction(in.Action, "relayed") || isAction(in.Action, "expanded") ||
+		hasStatus && status.class == '2' {
+		return c.result(cat.reasons["delivered"], "delivered")
+	}
+
+	var found phraseSet
+	text := in.Diagnostic
+	if strings.TrimSpace(text) == "" {
+		// With no reply, the reporting MTA's comment on the status is
+		// what it says about the cause ("4.0.0 (host name lookup
+		// failure)").
+		text = in.StatusComment
+	}
+	cat.matcher.match(withoutContinuations(text), &found)
+	var textProviders uint64 // providers named by phrases of the text
+	command := upperCommand(in.Command)
+	for id := found.next(0); id >= 0; id = found.next(id + 1) {
+		if command == "" && cat.commands[id] != "" {
+			command = cat.commands[id]
+		}
+		if p := cat.provOf[id]; p >= 0 {
+			textProviders |= 1 << uint(p)
+		}
+	}
+	ps := c.providers(in, textProviders)
+	// The rule that decides is the first, in priority then catalog order,
+	// of those with a phrase in the text; a provider's rule counts only
+	// when the input names the provider.
+	best := int32(-1)
+	for id := found.next(0); id >= 0; id = found.next(id + 1) {
+		if r := cat.phraseTo[id]; r >= 0 && (best < 0 || r < best) &&
+			(cat.rules[r].provider == "" || ps.has(cat.rules[r].provider)) {
+			best = r
+		}
+	}
+
+	var rule *entry
+	if best >= 0 {
+		rule = cat.rules[best]
+	}
+	// A phrase that is only the notice's own preamble says nothing about
+	// the cause; it keeps an otherwise unexplained reply undefined rather
+	// than onhold (step 7).
+	preamble := false
+	if rule != nil && rule.reason == "undefined" {
+		rule, preamble = nil, true
+	}
+
+	// A placeholder status (X.0.0) or none: the reply text often carries
+	// the real code.
+	if !hasStatus || status.subject == 0 && status.detail == 0 {
+		if s, ok := statusInText(in.Diagnostic); ok {
+			status, hasStatus = s, true
+		}
+	}
+
+	var codeEntry *entry
+	strength := 0
+	if hasStatus {
+		codeEntry = cat.lookupStatus(status, ps, command, &found)
+		if codeEntry != nil {
+			strength = codeEntry.strength
+			if len(codeEntry.when) > 0 {
+				strength = strengthQualified
+			}
+		}
+	}
+
+	var e *entry
+	switch {
+	case rule != nil && rule.strength > strength && (codeEntry == nil || codeEntry.reason != rule.reason):
+		e = rule
+	case rule != nil && rule.reason == "userunknown" && (command == "RCPT" || command == "DATA") && addressCodeWeak(codeEntry):
+		// The command the reply answered says more than a general code
+		// such as X.2.1 or X.2.0: an unknown user answered to RCPT TO is
+		// the address; answered to DATA it is a filter (step 8).
+		e = rule
+	case rule != nil && rule.generic && command == "" && !literal && status.subject == 2 && status.detail == 1 &&
+		addressCodeWeak(codeEntry) && !containsFold(in.StatusComment, "disabled"):
+		// X.2.1 with a generic "user unknown" and no command: the mailbox
+		// was not said to be disabled, a remote filter gave the answer
+		// (step 8). The reporting MTA's own comment that the mailbox is
+		// disabled keeps the code's meaning.
+		e = rule
+	case codeEntry != nil:
+		e = codeEntry
+	}
+	// A local delivery program's failure is reported as such; only a
+	// clearer phrase or a specific code says more.
+	if strings.EqualFold(in.DiagnosticType, "x-unix") && (e == nil || e.strength < strengthStandard) {
+		e = cat.reasons["mailererror"]
+	}
+	if e == nil {
+		// A provider's own notice that carries no code and no phrase we
+		// know, in whatever language, still has one meaning.
+		e = cat.fallback(ps)
+	}
+	if e == nil {
+		reply := in.SMTPCode
+		if reply == "" {
+			reply = replyInText(in.Diagnostic)
+		}
+		if r := cat.replies[reply]; r != nil {
+			e = r
+		}
+	}
+	reason := "undefined"
+	if e != nil {
+		reason = e.reason
+	}
+	if reason == "userunknown" && e.code == "" && e.strength < strengthStandard && hostDoesNotExist(in.Diagnostic) {
+		// "mx.example.net does not exist": what is missing is a host, not
+		// a user.
+		e, reason = cat.hostMissing, "hostunknown"
+	}
+	delayed := isAction(in.Action, "delayed")
+	if delayed && (e == nil || reason == "onhold" || reason == "undefined" || e.code != "" && e.strength <= strengthWeak) {
+		// A delay report with no clearer cause is about the time it takes.
+		e, reason = cat.reasons["expired"], "expired"
+	}
+	if e == nil && !preamble && strings.TrimSpace(in.Diagnostic) != "" {
+		// A reply we cannot read is still a reply: the cause is on hold,
+		// not unknown.
+		e, reason = cat.reasons["onhold"], "onhold"
+	}
+	if e == nil {
+		e = cat.reasons["undefined"]
+	}
+
+	// The command the reply answered refines the reason (doc.go, step 8).
+	switch command {
+	case "CONN", "EHLO":
+		// Refused at the greeting or at EHLO, before any address was
+		// given: the client host was turned away. A phrase that names why
+		// (no PTR record, a block list) keeps its meaning.
+		switch reason {
+		case "onhold", "undefined", "userunknown", "filtered":
+			reason = "blocked"
+		case "rejected", "securityerror":
+			if e.strength < strengthVague {
+				reason = "blocked"
+			}
+		}
+	case "RCPT":
+		// The recipient lookup answered: "no such user" means what it says.
+	case "MAIL":
+		// A refusal of MAIL FROM is about the sender, not the recipient.
+		switch reason {
+		case "userunknown", "hostunknown", "filtered", "onhold", "undefined", "suspend", "mailboxfull", "badreputation":
+			reason = "rejected"
+		case "securityerror":
+			// A bare "access denied" or a general X.7.1 at MAIL FROM
+			// refuses the sender; a phrase that names the security
+			// problem (no authentication) keeps its meaning.
+			if e.strength < strengthVague {
+				reason = "rejected"
+			}
+		}
+	case "DATA":
+		// "No such user" answered to the message itself: the address was
+		// accepted at RCPT TO and a filter refused the content. A status
+		// code (X.1.1) and a system's own directory verdict are believed
+		// about the address; a generic phrase is not, nor a provider's
+		// entry that only a phrase qualifies.
+		if reason == "userunknown" && (e.generic || e.provider != "" && len(e.when) > 0) {
+			reason = "filtered"
+		}
+	default:
+		// The report does not say which command was answered. A remote
+		// server's generic "unknown user" reply without an X.1.x status may
+		// as well answer the message as the address (many filters reply so
+		// after DATA), so it is not taken as proof that the address is bad.
+		if reason == "userunknown" && e.generic && !literal {
+			reason = "filtered"
+		}
+	}
+
+	res := c.result(e, reason)
+	if delayed && (res.Class == record.ClassHard || res.Class == record.ClassBlock || res.Class == record.ClassUnknown) {
+		res.Class, res.Advice = record.ClassSoft, record.AdviceRetry
+	}
+	if reason == "notaccept" && !permanent(in, status, hasStatus) {
+		res.Class, res.Advice = record.ClassSoft, record.AdviceRetry
+	}
+	return res
+}
+
+// result fills a Result from the deciding entry e and the final reason.
+func (c *Classifier) result(e *entry, reason string) Result {
+	def := c.cat.reasons[reason]
+	res := Result{Reason: reason, Class: def.class, FixOwner: def.owner, Advice: def.advice, Entry: e.name}
+	if e.reason == reason {
+		// The entry's own overrides hold only for the reason it names.
+		if e.class != "" {
+			res.Class = e.class
+		}
+		if e.owner != "" {
+			res.FixOwner = e.owner
+		}
+		if e.advice != "" {
+			res.Advice = e.advice
+		}
+		res.Explanation = c.text(e.explain)
+	}
+	if res.Explanation == "" {
+		res.Explanation = c.text(def.explain)
+	}
+	return res
+}
+
+// text picks the classifier's language, falling back to English.
+func (c *Classifier) text(m map[string]string) string {
+	if t, ok := m[c.lang]; ok {
+		return t
+	}
+	return m["en"]
+}
+
+// permanent reports whether the failure is permanent (a 5xx reply or a
+// 5.x.x status).
+func permanent(in Input, status code, hasStatus bool) bool {
+	if hasStatus {
+		return status.class == '5'
+	}
+	if len(in.SMTPCode) == 3 {
+		return in.SMTPCode[0] == '5'
+	}
+	return !isAction(in.Action, "delayed")
+}
+
+func isAction(a, want string) bool { return strings.EqualFold(strings.TrimSpace(a), want) }
+
+func upperCommand(c string) string {
+	switch {
+	case strings.EqualFold(c, "DATA"), strings.EqualFold(c, "BDAT"):
+		return "DATA"
+	case strings.EqualFold(c, "MAIL"), strings.EqualFold(c, "MAIL FROM"):
+		return "MAIL"
+	case strings.EqualFold(c, "RCPT"), strings.EqualFold(c, "RCPT TO"):
+		return "RCPT"
+	case strings.EqualFold(c, "EHLO"), strings.EqualFold(c, "HELO"):
+		return "EHLO"
+	case strings.EqualFold(c, "CONN"):
+		return "CONN"
+	}
+	return ""
+}
+
+// parseStatus parses an enhanced status code, tolerating surrounding space
+// and a trailing comment such as "5.1.1 (bad address)".
+func parseStatus(s string) (code, bool) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, " \t("); i >= 0 {
+		s = s[:i]
+	}
+	c, err := parseCode(s, false)
+	return c, err == nil
+}
+
+// statusInText finds the first enhanced status code with class 4 or 5 in a
+// server reply ("550 5.1.1 <x>: ..."), as long as it is not part of a
+// longer number such as an IP address.
+func statusInText(t string) (code, bool) {
+	for i := 0; i+5 <= len(t); i++ {
+		if (t[i] != '4' && t[i] != '5') || t[i+1] != '.' {
+			continue
+		}
+		if i > 0 && (isDigit(t[i-1]) || t[i-1] == '.') {
+			continue
+		}
+		j := i + 2
+		for j < len(t) && isDigit(t[j]) {
+			j++
+		}
+		if j == i+2 || j >= len(t) || t[j] != '.' {
+			continue
+		}
+		k := j + 1
+		for k < len(t) && isDigit(t[k]) {
+			k++
+		}
+		if k == j+1 || k < len(t) && (t[k] == '.' && k+1 < len(t) && isDigit(t[k+1])) {
+			continue
+		}
+		if c, err := parseCode(t[i:k], false); err == nil {
+			return c, true
+		}
+	}
+	return code{}, false
+}
+
+// replyInText finds an SMTP reply code at the start of the reply text,
+// after an optional "smtp;" diagnostic type.
+func replyInText(t string) string {
+	t = strings.TrimSpace(t)
+	if i := strings.IndexByte(t, ';'); i >= 0 && i < 16 && !strings.ContainsAny(t[:i], " ") {
+		t = strings.TrimSpace(t[i+1:])
+	}
+	if len(t) >= 3 && t[0] >= '2' && t[0] <= '5' && isDigit(t[1]) && isDigit(t[2]) &&
+		(len(t) == 3 || t[3] == ' ' || t[3] == '-') {
+		return t[:3]
+	}
+	return ""
+}
+
+// hostDoesNotExist reports whether the text says that a host name (a
+// dotted name that is not an address) does not exist.
+func hostDoesNotExist(t string) bool {
+	const phrase = "does not exist"
+	for i := 0; i+len(phrase) <= len(t); i++ {
+		if !strings.EqualFold(t[i:i+len(phrase)], phrase) {
+			continue
+		}
+		end := i
+		for end > 0 && t[end-1] == ' ' {
+			end--
+		}
+		start := end
+		for start > 0 && t[start-1] != ' ' && t[start-1] != '<' && t[start-1] != ':' {
+			start--
+		}
+		name := strings.TrimSuffix(t[start:end], ".")
+		if len(name) > 3 && strings.IndexByte(name, '.') > 0 && isHostName(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// isHostName reports whether s has only the characters of a DNS name
+// (RFC 1035 section 2.3.1); an address (with "@") is not one.
+func isHostName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i] | 0x20
+		if !('a' <= b && b <= 'z' || isDigit(s[i]) || s[i] == '.' || s[i] == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold reports whether s contains the lower-case ASCII word sub,
+// ignoring case, without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
+
+// providerSet holds the providers an input points to, without allocating.
+type providerSet struct {
+	n     int
+	names [4]string
+}
+
+// providers finds the providers named by the remote host, the reporting
+// host, the recipient's domain or (fromText, a bit per provider) phrases of
+// the text, in catalog order.
+func (c *Classifier) providers(in Input, fromText uint64) providerSet {
+	var ps providerSet
+	domain := in.Recipient
+	if i := strings.LastIndexByte(domain, '@'); i >= 0 {
+		domain = domain[i+1:]
+	}
+	remote, reporting := hostName(in.RemoteMTA), hostName(in.ReportingMTA)
+	domain = hostName(domain)
+	for i, p := range c.cat.providers {
+		if fromText&(1<<uint(i)) != 0 {
+			if ps.n < len(ps.names) {
+				ps.names[ps.n] = p.Name
+				ps.n++
+			}
+			continue
+		}
+		for _, h := range p.Hosts {
+			if hostIs(remote, h) || hostIs(reporting, h) || hostIs(domain, h) {
+				if ps.n < len(ps.names) {
+					ps.names[ps.n] = p.Name
+					ps.n++
+				}
+				break
+			}
+		}
+	}
+	return ps
+}
+
+// hostName strips what may follow a host name in a report: a bracketed
+// address ("mx.example.com [192.0.2.1]") and a trailing dot.
+func hostName(h string) string {
+	if i := strings.IndexAny(h, " ["); i >= 0 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, ".")
+}
+
+// hostIs reports whether host is suffix or a subdomain of it, ignoring case.
+func hostIs(host, suffix string) bool {
+	if len(host) < len(suffix) || !strings.EqualFold(host[len(host)-len(suffix):], suffix) {
+		return false
+	}
+	return len(host) == len(suffix) || host[len(host)-len(suffix)-1] == '.'
+}
+
+// addressCodeWeak reports whether a code entry says too little about the
+// address to outweigh the SMTP command an unknown-user reply answered: no
+// entry, a weak one, or a general mailbox code that only says "disabled" or
+// "refused" (X.2.1, X.2.0).
+func addressCodeWeak(e *entry) bool {
+	return e == nil || e.strength <= strengthWeak ||
+		e.provider == "" && e.strength <= strengthStandard && (e.reason == "suspend" || e.reason == "filtered")
+}
+
+// fallback returns the entry of the first provider in ps that gives its
+// notices a meaning of their own, or nil.
+func (cat *catalog) fallback(ps providerSet) *entry {
+	for i := 0; i < ps.n; i++ {
+		if e := cat.fallbacks[ps.names[i]]; e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// lookupStatus finds the catalog entry for a status code: first the
+// providers the input points to, then the standard registry, then any
+// provider's own code (a code only one provider uses identifies it), then
+// the standard entry for the code's subject (X.s.0) and finally X.0.0. A
+// provider entry limited to one SMTP command applies only when the hosts
+// name the provider: the command alone does not identify it.
+func (cat *catalog) lookupStatus(s code, ps providerSet, command string, found *phraseSet) *entry {
+	for i := 0; i < ps.n; i++ {
+		if e := cat.lookup(ps.names[i], s, command, found); e != nil {
+			return e
+		}
+	}
+	// A provider's entry whose text matched too is specific enough even
+	// when the hosts do not name the provider.
+	for _, p := range cat.providers {
+		if e := cat.lookup(p.Name, s, command, found); e != nil && len(e.when) > 0 && e.command == "" && !e.hostsOnly {
+			return e
+		}
+	}
+	if e := cat.lookup("", s, command, found); e != nil {
+		return e
+	}
+	for _, p := range cat.providers {
+		if e := cat.lookup(p.Name, s, command, found); e != nil && !ps.has(p.Name) && e.command == "" && !e.hostsOnly {
+			return e
+		}
+	}
+	if e := cat.lookup("", code{class: s.class, subject: s.subject}, command, found); e != nil {
+		return e
+	}
+	return cat.lookup("", code{class: s.class}, command, found)
+}
+
+func (ps *providerSet) has(name string) bool {
+	for i := 0; i < ps.n; i++ {
+		if ps.names[i] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutContinuations removes the reply code prefixes of continuation lines
+// ("550-5.7.1 ", RFC 5321 section 4.2.1) that a folded multi-line reply
+// carries in the middle of its text, so that phrases split across lines
+// still match. The text is copied only when it has such prefixes.
+func withoutContinuations(t string) string {
+	var b []byte
+	last := 0
+	for i := 1; i+4 <= len(t); i++ {
+		if t[i-1] != ' ' && t[i-1] != '\n' && t[i-1] != '\t' && t[i-1] != '\r' {
+			continue
+		}
+		n := replyPrefixLen(t[i:])
+		if n == 0 {
+			continue
+		}
+		if b == nil {
+			b = make([]byte, 0, len(t))
+		}
+		b = append(b, t[last:i]...)
+		last = i + n
+		i = last - 1
+	}
+	if b == nil {
+		return t
+	}
+	return string(append(b, t[last:]...))
+}
+
+// replyPrefixLen returns the length of a reply code prefix at the start of
+// t: "550-" or "550 " followed by an enhanced status code and a space, or
+// "550-" alone; 0 when there is none.
+func replyPrefixLen(t string) int {
+	if len(t) < 4 || t[0] < '2' || t[0] > '5' || !isDigit(t[1]) || !isDigit(t[2]) {
+		return 0
+	}
+	if t[3] != '-' && t[3] != ' ' {
+		return 0
+	}
+	n := 4
+	if c := statusPrefixLen(t[4:]); c > 0 {
+		n += c
+		for n < len(t) && t[n] == ' ' {
+			n++
+		}
+		return n
+	}
+	if t[3] == '-' {
+		return n
+	}
+	return 0
+}
+
+// statusPrefixLen returns the length of an enhanced status code at the
+// start of t, or 0.
+func statusPrefixLen(t string) int {
+	if len(t) < 5 || t[0] < '2' || t[0] > '5' || t[1] != '.' {
+		return 0
+	}
+	i := 2
+	for i < len(t) && isDigit(t[i]) {
+		i++
+	}
+	if i == 2 || i >= len(t) || t[i] != '.' {
+		return 0
+	}
+	j := i + 1
+	for j < len(t) && isDigit(t[j]) {
+		j++
+	}
+	if j == i+1 {
+		return 0
+	}
+	return j
 }

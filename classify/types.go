@@ -19,14 +19,26 @@ type Input struct {
 	ReportingMTA string // reporting host name, when known
 	Recipient    string // the recipient address (its domain hints at the provider)
 	FeedbackType string // ARF feedback type
+
+	// StatusComment is the reporting MTA's comment on the status code
+	// ("mailbox disabled, not accepting messages"); may be empty.
+	StatusComment string
+	// DiagnosticType is the type of the Diagnostic-Code field (RFC 3464
+	// section 2.3.6), e.g. "smtp" or "x-unix"; may be empty.
+	DiagnosticType string
+	// Command is the SMTP command the reply answered ("MAIL", "RCPT",
+	// "DATA", "EHLO" for EHLO or HELO, "CONN" for the server's greeting),
+	// when the report says so; may be empty (it is also read from phrases
+	// such as "in reply to end of DATA command").
+	Command string
 }
 
 // Result is the judgement about one recipient.
 type Result struct {
-	Reason      string // a reason name of docs/design.md, e.g. "userunknown"
-	Class       string // record.Class* value
-	FixOwner    string // record.Owner* value
-	Advice      string // record.Advice* value
-	Explanation string // plain words, in the classifier's language
-	Entry       string // the catalog entry or rule that decided, e.g. "o365:5.7.606-649"
+	Reason      string `json:"reason"`      // a reason name of docs/design.md, e.g. "userunknown"
+	Class       string `json:"class"`       // record.Class* value
+	FixOwner    string `json:"fix_owner"`   // record.Owner* value
+	Advice      string `json:"advice"`      // record.Advice* value
+	Explanation string `json:"explanation"` // plain words, in the classifier's language
+	Entry       string `json:"entry"`       // the catalog entry or rule that decided, e.g. "o365:5.7.606-649"
 }
