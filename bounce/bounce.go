@@ -39,11 +39,15 @@ func (a *Analyzer) Analyze(msg []byte, source string) ([]record.Record, *dsn.Rep
 			ReportingMTA: rep.ReportingMTA,
 			Recipient:    r.FinalRecipient,
 			FeedbackType: r.FeedbackType,
+
+			StatusComment:  r.StatusComment,
+			DiagnosticType: r.DiagnosticType,
+			Command:        r.Command,
 		}
-		switch rep.Format {
-		case dsn.FormatARF:
+		switch {
+		case rep.Format == dsn.FormatARF, rep.Feedback != nil:
 			in.Kind = classify.KindFeedback
-		case dsn.FormatRFC3834:
+		case rep.Format == dsn.FormatRFC3834:
 			in.Kind = classify.KindAutoReply
 		}
 		res := a.Classifier.Classify(in)

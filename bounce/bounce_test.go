@@ -28,6 +28,12 @@ func TestAnalyze(t *testing.T) {
 		{"arf.eml", []want{{1, "sam@example.net", "", "", dsn.FormatARF, record.ClassComplaint}}, "n-5@example.org", ""},
 		{"vacation.eml", []want{{1, "tess@example.com", "", "", dsn.FormatRFC3834, record.ClassAutoReply}}, "", ""},
 		{"personal.eml", nil, "", ""},
+		// A remote access rule refusing the recipient at RCPT TO with
+		// 5.7.1 is the sender's problem: block, never hard.
+		{"postfix-access-denied.eml", []want{{1, "pat@reject.example", "5.7.1", "550", dsn.FormatRFC3464, record.ClassBlock}},
+			"spring-3@sender.example", ""},
+		{"exim-access-denied.eml", []want{{1, "quin@reject.example", "5.7.1", "550", dsn.FormatExim, record.ClassBlock}},
+			"spring-4@sender.example", ""},
 	}
 	a := newAnalyzer(t)
 	for _, tt := range tests {

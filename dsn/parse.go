@@ -172,6 +172,7 @@ func (p *Parser) Parse(msg []byte) (*Report, error) {
 		for i := range rep.Recipients {
 			finishRecipient(&rep.Recipients[i])
 		}
+		d.textCommands(rep)
 		return rep, nil
 	}
 	rep.Recipients = nil

@@ -127,6 +127,9 @@ func (d *decoder) reconcile(rep *Report) {
 		if r.Command == "" && r.Diagnostic != "" {
 			r.Command = smtpCommand(r.Diagnostic)
 		}
+		if r.Command == "" && r.Diagnostic != "" {
+			r.Command = replyCommandInTranscript(d.humanString(), r.Diagnostic)
+		}
 		if r.Command == "" && (strings.HasPrefix(r.Status, "5") || strings.HasPrefix(r.Status, "4")) {
 			// What the human part says about this recipient, else
 			// about the only one.
@@ -174,11 +177,46 @@ func (d *decoder) reconcile(rep *Report) {
 				}
 			}
 			r.Diagnostic = strings.TrimSpace(untilOther(win, r.FinalRecipient, others))
+			if v := verdictBefore(text, win); v != "" && r.Diagnostic != "" {
+				r.Diagnostic = v + " " + r.Diagnostic
+			}
 			if len(r.Diagnostic) > 500 {
 				r.Diagnostic = r.Diagnostic[:500]
 			}
 		}
 	}
+}
+
+// verdictBefore returns the line above win in text (across at most two
+// blank lines) when it reads as
+// the reporting system's own verdict on the recipient rather than a
+// heading: "The user(s) account is disabled." above "<a@b>: 550 user
+// unknown", or a local mailer's "mail.local: unknown user: a" above the
+// reply it caused. It returns "" for a blank line, a separator or
+// heading ("----- Transcript of session follows -----"), a transcript
+// line (">>> ", "<<< "), a line that names an address, and when win is
+// not a part of text.
+func verdictBefore(text, win string) string {
+	at := strings.Index(text, win)
+	if at <= 0 || text[at-1] != '\n' {
+		return ""
+	}
+	// Skip up to two blank lines.
+	rest, prev := text[:at-1], ""
+	for blank := 0; blank <= 2 && prev == ""; blank++ {
+		nl := strings.LastIndexByte(rest, '\n')
+		prev = strings.TrimSpace(rest[nl+1:])
+		if nl < 0 {
+			break
+		}
+		rest = rest[:nl]
+	}
+	if len(prev) < 8 || len(prev) > 200 || strings.ContainsAny(prev, "@<>") ||
+		strings.HasPrefix(prev, "-") || strings.HasPrefix(prev, "=") || strings.HasPrefix(prev, "*") ||
+		strings.HasSuffix(prev, ":") {
+		return ""
+	}
+	return prev
 }
 
 // textAbout returns what text says about addr (lower returns text in ASCII
@@ -448,10 +486,15 @@ var commandNames = []struct{ phrase, command string }{
 	{"end of data", "DATA"},
 	{"data", "DATA"},
 	{"rcpt to", "RCPT"},
+	{"rcpt", "RCPT"},
 	{"mail from", "MAIL"},
+	{"ehlo", "EHLO"},
+	{"helo", "EHLO"},
+	{"initial connection", "CONN"},
 }
 
-// smtpCommand returns the SMTP command ("MAIL", "RCPT", "DATA") that text
+// smtpCommand returns the SMTP command ("MAIL", "RCPT", "DATA", "EHLO" for
+// EHLO or HELO, "CONN" for the server's greeting) that text
 // says a reply answered, the first mention winning, or "". It reads text
 // once, trying the anchors where their first letter occurs.
 func smtpCommand(text string) string {
@@ -478,6 +521,88 @@ func smtpCommand(text string) string {
 		}
 	}
 	return ""
+}
+
+// textCommands completes the Command of the recipients a plain-text
+// bounce names: from the reply text ("SMTP error from remote mail server
+// after RCPT TO:"), else, for a notice about one recipient, from a label
+// of the notice's own ("-------SMTP command" with the command on the next
+// line).
+func (d *decoder) textCommands(rep *Report) {
+	for i := range rep.Recipients {
+		if i >= maxTextReconcile {
+			break
+		}
+		r := &rep.Recipients[i]
+		if r.Command == "" {
+			r.Command = smtpCommand(r.Diagnostic)
+		}
+		if r.Command == "" && len(rep.Recipients) == 1 {
+			r.Command = labelledCommand(d.lowerString())
+		}
+	}
+}
+
+// labelledCommand returns the SMTP command that lower (a notice in ASCII
+// lower case) names on the line after a line ending in "smtp command",
+// or "".
+func labelledCommand(lower string) string {
+	const label = "smtp command"
+	for off := 0; off < len(lower); {
+		i := strings.Index(lower[off:], label)
+		if i < 0 {
+			return ""
+		}
+		end := off + i + len(label)
+		off = end
+		rest := strings.TrimLeft(lower[end:], " \t\r")
+		if !strings.HasPrefix(rest, "\n") {
+			continue
+		}
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		for _, c := range commandNames {
+			if l := phraseLen(rest, c.phrase); l >= 0 && (l == len(rest) || !isWordByte(rest[l])) {
+				return c.command
+			}
+		}
+		return ""
+	}
+	return ""
+}
+
+// replyCommandInTranscript returns the SMTP command that the reply diag answered
+// in a session transcript of text, as Sendmail writes it: the client's
+// commands after ">>> ", the server's replies after "<<< " (RFC 5321
+// section 4.1 commands; a lone "." ends the message data). It finds the
+// reply by its beginning, up to the "@" of the address it names, since a
+// report may spell the address differently from the transcript, and
+// returns the command of the last ">>> " line before it; "" when the text
+// holds no such transcript.
+func replyCommandInTranscript(text, diag string) string {
+	key := strings.TrimSpace(diag)
+	if i := strings.IndexByte(key, '\n'); i >= 0 {
+		key = key[:i]
+	}
+	if i := strings.IndexByte(key, '@'); i >= 0 && i < 80 {
+		key = key[:i+1]
+	} else if len(key) > 60 {
+		key = key[:60]
+	}
+	if len(key) < 5 || (key[0] < '2' || key[0] > '5') {
+		return ""
+	}
+	at := strings.Index(text, "<<< "+key)
+	if at < 0 {
+		return ""
+	}
+	sent := strings.LastIndex(text[:at], ">>> ")
+	if sent < 0 {
+		return ""
+	}
+	if rest := strings.TrimLeft(text[sent+4:at], " \t"); strings.HasPrefix(rest, ".") {
+		return "DATA"
+	}
+	return smtpCommand(text[sent:at])
 }
 
 // phraseLen returns the length of the text the lower-case phrase matches

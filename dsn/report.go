@@ -60,9 +60,13 @@ type Recipient struct {
 	WillRetryUntil    string
 	FeedbackType      string // ARF only
 	// Command is the SMTP command the reply answered ("MAIL", "RCPT",
-	// "DATA"), when the report tells (a transcript, "in reply to end of
+	// "DATA", "EHLO", or "CONN" for the greeting), when the report tells (a transcript, "in reply to end of
 	// DATA command"); empty when unknown.
 	Command string
+	// StatusComment is the comment the reporting MTA wrote after the
+	// Status code, e.g. "mailbox disabled, not accepting messages"
+	// (RFC 3464 section 2.3.4 allows a comment); empty when none.
+	StatusComment string
 }
 
 // Original describes the message that bounced.

@@ -118,6 +118,7 @@ func parseStatus(rep *Report, b []byte, max int) error {
 						_, st = leadingReply(sv)
 					}
 					rep.Recipients[cur].Status = st
+					rep.Recipients[cur].StatusComment = statusComment(sv)
 				}
 			case equalFoldASCII(name, "Remote-MTA"):
 				if cur < 0 {
@@ -326,6 +327,20 @@ func leadingStatus(s string) string {
 	return s[:n]
 }
 
+// statusComment returns the parenthesised comment after the code of a
+// Status field ("5.2.1 (mailbox disabled)" → "mailbox disabled"), or "".
+func statusComment(v string) string {
+	open := strings.IndexByte(v, '(')
+	if open < 0 {
+		return ""
+	}
+	c := v[open+1:]
+	if end := strings.LastIndexByte(c, ')'); end >= 0 {
+		c = c[:end]
+	}
+	return strings.TrimSpace(c)
+}
+
 // statusLen returns the length of the enhanced status code at the start
 // of s, or 0. The code must not run on into more digits or dots.
 func statusLen(s string) int {
@@ -382,7 +397,30 @@ func cleanDiagnostic(v []byte) (typ, text string) {
 		typ = strings.ToLower(strings.TrimSpace(s[:i]))
 		s = strings.TrimSpace(s[i+1:])
 	}
-	return typ, collapseReply(s)
+	return typ, collapseReply(unwrapQuotedReply(s))
+}
+
+// unwrapQuotedReply returns the remote server's reply from a diagnostic
+// that wraps it in the reporting system's own summary, as Amazon SES
+// does: "5.1.0 - Unknown address error 550-'5.7.1 <a@b>... Access
+// denied' (delivery attempts: 0)" becomes "550 5.7.1 <a@b>... Access
+// denied". The summary is the sender's guess; the reply is the evidence.
+// Other text is returned as it is.
+func unwrapQuotedReply(s string) string {
+	const tail = "' (delivery attempts: "
+	end := strings.LastIndex(s, tail)
+	if end < 0 || !strings.HasSuffix(s, ")") || statusLen(s) == 0 {
+		return s
+	}
+	start := strings.Index(s[:end], "-'")
+	if start < 4 || s[start-4] != ' ' {
+		return s
+	}
+	code := s[start-3 : start]
+	if code[0] < '2' || code[0] > '5' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
+		return s
+	}
+	return code + " " + s[start+2:end]
 }
 
 // collapseReply removes the repetitions of the reply code of a multi-line
