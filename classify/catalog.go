@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/rebound-mail/rebound/internal/phrase"
 	"github.com/rebound-mail/rebound/record"
 )
 
@@ -270,13 +271,17 @@ type catalog struct {
 	phraseTo  []int32                // by phrase id: rank in rules of the rule it belongs to, or -1
 	commands  []string               // by phrase id: the command a phrase reveals, or ""
 	provOf    []int8                 // by phrase id: index into providers of the provider it names, or -1
-	matcher   *matcher
+	matcher   *phrase.Matcher
 	phrases   []string // by phrase id, normalized
 	replies   map[string]*entry
 	fallbacks map[string]*entry // by provider name
 	// hostMissing decides "<host name> does not exist" (see hostDoesNotExist).
 	hostMissing *entry
 	all         []*entry // every code entry, in catalog order, for explain
+	// providerCodes has, by class and subject (provider ""), a bit per
+	// index into providers of those with entries for them, so that a
+	// lookup tries only the providers that may answer.
+	providerCodes map[codeKey]uint64
 }
 
 // loadCatalog parses and validates the embedded catalog.
@@ -364,7 +369,7 @@ func loadCatalog(text string) (*catalog, error) {
 	var phrases []string
 	phraseID := map[string]int32{}
 	intern := func(p string) (int32, error) {
-		n, err := normalizePhrase(p)
+		n, err := phrase.Normalize(p)
 		if err != nil {
 			return 0, err
 		}
@@ -540,8 +545,16 @@ func loadCatalog(text string) (*catalog, error) {
 		cat.replies[r.Code] = &entry{name: "reply:" + r.Code, code: r.Code, title: "SMTP reply " + r.Code,
 			reason: r.Reason, explain: re.explain}
 	}
+	cat.providerCodes = map[codeKey]uint64{}
+	for i, p := range cat.providers {
+		for k := range cat.codes {
+			if k.provider == p.Name {
+				cat.providerCodes[codeKey{class: k.class, subject: k.subject}] |= 1 << uint(i)
+			}
+		}
+	}
 	cat.phrases = phrases
-	if cat.matcher, err = compileMatcher(phrases); err != nil {
+	if cat.matcher, err = phrase.Compile(phrases, phrase.Options{FoldSpace: true}); err != nil {
 		return nil, fmt.Errorf("catalog: %v", err)
 	}
 	return cat, nil
@@ -656,7 +669,7 @@ func (cat *catalog) compileCode(c *codeEntry, providers map[string]bool, intern 
 // standard registry), given the command the reply answered and the phrases
 // found in the text. Entries with "when" phrases apply only if one of them
 // was found, entries with a command only to a reply to that command.
-func (cat *catalog) lookup(provider string, c code, command string, found *phraseSet) *entry {
+func (cat *catalog) lookup(provider string, c code, command string, found *phrase.Set) *entry {
 	for _, class := range [2]byte{c.class, 'X'} {
 		for _, s := range cat.codes[codeKey{provider, class, c.subject}] {
 			if c.detail < s.lo || c.detail > s.hi || s.e.command != "" && s.e.command != command {
@@ -673,9 +686,9 @@ func (cat *catalog) lookup(provider string, c code, command string, found *phras
 	return nil
 }
 
-func anyFound(found *phraseSet, ids []int32) bool {
+func anyFound(found *phrase.Set, ids []int32) bool {
 	for _, id := range ids {
-		if found.has(id) {
+		if found.Has(id) {
 			return true
 		}
 	}

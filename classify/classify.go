@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rebound-mail/rebound/internal/phrase"
 	"github.com/rebound-mail/rebound/record"
 )
 
@@ -68,7 +69,7 @@ func (c *Classifier) classify(in Input, literal bool) Result {
 		return c.result(cat.reasons["delivered"], "delivered")
 	}
 
-	var found phraseSet
+	var found phrase.Set
 	text := in.Diagnostic
 	if strings.TrimSpace(text) == "" {
 		// With no reply, the reporting MTA's comment on the status is
@@ -76,10 +77,10 @@ func (c *Classifier) classify(in Input, literal bool) Result {
 		// failure)").
 		text = in.StatusComment
 	}
-	cat.matcher.match(withoutContinuations(text), &found)
+	cat.matcher.Match(withoutContinuations(text), &found)
 	var textProviders uint64 // providers named by phrases of the text
 	command := upperCommand(in.Command)
-	for id := found.next(0); id >= 0; id = found.next(id + 1) {
+	for id := found.Next(0); id >= 0; id = found.Next(id + 1) {
 		if command == "" && cat.commands[id] != "" {
 			command = cat.commands[id]
 		}
@@ -92,7 +93,7 @@ func (c *Classifier) classify(in Input, literal bool) Result {
 	// of those with a phrase in the text; a provider's rule counts only
 	// when the input names the provider.
 	best := int32(-1)
-	for id := found.next(0); id >= 0; id = found.next(id + 1) {
+	for id := found.Next(0); id >= 0; id = found.Next(id + 1) {
 		if r := cat.phraseTo[id]; r >= 0 && (best < 0 || r < best) &&
 			(cat.rules[r].provider == "" || ps.has(cat.rules[r].provider)) {
 			best = r
@@ -466,10 +467,25 @@ func hostName(h string) string {
 
 // hostIs reports whether host is suffix or a subdomain of it, ignoring case.
 func hostIs(host, suffix string) bool {
-	if len(host) < len(suffix) || !strings.EqualFold(host[len(host)-len(suffix):], suffix) {
+	n := len(host) - len(suffix)
+	if n < 0 || n > 0 && host[n-1] != '.' {
 		return false
 	}
-	return len(host) == len(suffix) || host[len(host)-len(suffix)-1] == '.'
+	// suffix is in lower case: fold host's ASCII letters byte by byte,
+	// leaving the rare other bytes to strings.EqualFold.
+	for i := 0; i < len(suffix); i++ {
+		c := host[n+i]
+		if c >= 0x80 {
+			return strings.EqualFold(host[n:], suffix)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != suffix[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // addressCodeWeak reports whether a code entry says too little about the
@@ -498,15 +514,20 @@ func (cat *catalog) fallback(ps providerSet) *entry {
 // the standard entry for the code's subject (X.s.0) and finally X.0.0. A
 // provider entry limited to one SMTP command applies only when the hosts
 // name the provider: the command alone does not identify it.
-func (cat *catalog) lookupStatus(s code, ps providerSet, command string, found *phraseSet) *entry {
+func (cat *catalog) lookupStatus(s code, ps providerSet, command string, found *phrase.Set) *entry {
 	for i := 0; i < ps.n; i++ {
 		if e := cat.lookup(ps.names[i], s, command, found); e != nil {
 			return e
 		}
 	}
+	// The providers with entries for the code's class and subject.
+	coded := cat.providerCodes[codeKey{class: s.class, subject: s.subject}] | cat.providerCodes[codeKey{class: 'X', subject: s.subject}]
 	// A provider's entry whose text matched too is specific enough even
 	// when the hosts do not name the provider.
-	for _, p := range cat.providers {
+	for i, p := range cat.providers {
+		if coded&(1<<uint(i)) == 0 {
+			continue
+		}
 		if e := cat.lookup(p.Name, s, command, found); e != nil && len(e.when) > 0 && e.command == "" && !e.hostsOnly {
 			return e
 		}
@@ -514,7 +535,10 @@ func (cat *catalog) lookupStatus(s code, ps providerSet, command string, found *
 	if e := cat.lookup("", s, command, found); e != nil {
 		return e
 	}
-	for _, p := range cat.providers {
+	for i, p := range cat.providers {
+		if coded&(1<<uint(i)) == 0 {
+			continue
+		}
 		if e := cat.lookup(p.Name, s, command, found); e != nil && !ps.has(p.Name) && e.command == "" && !e.hostsOnly {
 			return e
 		}

@@ -71,7 +71,11 @@ func readHeader(b []byte, max int, h header) (header, []byte, error) {
 			continue
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !isFieldName(bytes.TrimRight(line[:colon], " \t")) {
+		var name []byte
+		if colon > 0 {
+			name = trimBlankRight(line[:colon])
+		}
+		if !isFieldName(name) {
 			if len(h) == 0 && (bytes.HasPrefix(line, []byte("From ")) || bytes.HasPrefix(line, []byte(">From "))) {
 				// An mbox separator line before the first field.
 				pos = next
@@ -79,7 +83,7 @@ func readHeader(b []byte, max int, h header) (header, []byte, error) {
 			}
 			return h, b[pos:], nil
 		}
-		h = append(h, field{name: bytes.TrimRight(line[:colon], " \t"), value: b[pos+colon+1 : end]})
+		h = append(h, field{name: name, value: b[pos+colon+1 : end]})
 		pos = next
 	}
 	if pos > max {
@@ -138,6 +142,14 @@ func trimSpace(b []byte) []byte {
 		j--
 	}
 	return b[i:j]
+}
+
+// trimBlankRight drops the spaces and tabs that end b.
+func trimBlankRight(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func isSpace(c byte) bool {

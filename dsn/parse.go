@@ -165,7 +165,7 @@ func (p *Parser) Parse(msg []byte) (*Report, error) {
 		clearMessageFields(rep)
 	}
 	rep.Recipients = nil
-	if scanText(rep, d.hdr, d.humanText()) && len(rep.Recipients) > 0 {
+	if scanText(rep, d.hdr, d.humanString()) && len(rep.Recipients) > 0 {
 		if rep.Format == "" {
 			rep.Format = FormatText
 		}

@@ -362,12 +362,37 @@ func isAddrChar(c byte) bool {
 
 // originalOf returns what a header section says about the original message.
 func originalOf(h header) Original {
+	return originalFrom(h, originalFieldsOf(h))
+}
+
+// originalFields are the unfolded values of the fields of the original's
+// header a report keeps, each from the first field of its name.
+type originalFields struct{ messageID, from, to, subject, date string }
+
+// originalFieldsOf reads the fields of originalFields in one pass over h.
+func originalFieldsOf(h header) originalFields {
+	var v [5][]byte
+	var seen [5]bool
+	for i := range h {
+		n := h[i].name
+		for k, name := range [5]string{"Message-Id", "From", "To", "Subject", "Date"} {
+			if !seen[k] && equalFoldASCII(n, name) {
+				v[k], seen[k] = h[i].value, true
+				break
+			}
+		}
+	}
+	return originalFields{messageID: unfold(v[0]), from: unfold(v[1]), to: unfold(v[2]), subject: unfold(v[3]), date: unfold(v[4])}
+}
+
+// originalFrom is originalOf with the fields of h already read.
+func originalFrom(h header, f originalFields) Original {
 	o := Original{
-		MessageID: h.text("Message-Id"),
-		From:      decodeWords(h.text("From")),
-		To:        decodeWords(h.text("To")),
-		Subject:   decodeWords(h.text("Subject")),
-		Date:      h.text("Date"),
+		MessageID: f.messageID,
+		From:      decodeWords(f.from),
+		To:        decodeWords(f.to),
+		Subject:   decodeWords(f.subject),
+		Date:      f.date,
 	}
 	for _, f := range h {
 		if !keepHeader(f.name) {
@@ -481,6 +506,23 @@ var htmlEntities = []struct {
 // transcripts ">>> DATA". Lower case.
 var commandAnchors = []string{"in reply to ", "after ", ">>> "}
 
+// anchorStart marks the bytes that start one of commandAnchors, in either
+// case.
+var anchorStart = func() (t [256]bool) {
+	for _, a := range commandAnchors {
+		t[a[0]] = true
+		t[upperASCII(a[0])] = true
+	}
+	return t
+}()
+
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
 // commandNames are what may follow an anchor, longer first.
 var commandNames = []struct{ phrase, command string }{
 	{"end of data", "DATA"},
@@ -499,9 +541,7 @@ var commandNames = []struct{ phrase, command string }{
 // once, trying the anchors where their first letter occurs.
 func smtpCommand(text string) string {
 	for i := 0; i < len(text); i++ {
-		switch lowerASCII(text[i]) {
-		case 'i', 'a', '>':
-		default:
+		if !anchorStart[text[i]] {
 			continue
 		}
 		for _, a := range commandAnchors {
@@ -538,24 +578,23 @@ func (d *decoder) textCommands(rep *Report) {
 			r.Command = smtpCommand(r.Diagnostic)
 		}
 		if r.Command == "" && len(rep.Recipients) == 1 {
-			r.Command = labelledCommand(d.lowerString())
+			r.Command = labelledCommand(d.humanString())
 		}
 	}
 }
 
-// labelledCommand returns the SMTP command that lower (a notice in ASCII
-// lower case) names on the line after a line ending in "smtp command",
-// or "".
-func labelledCommand(lower string) string {
+// labelledCommand returns the SMTP command that text (a notice) names on
+// the line after a line ending in "smtp command" (in any case), or "".
+func labelledCommand(text string) string {
 	const label = "smtp command"
-	for off := 0; off < len(lower); {
-		i := strings.Index(lower[off:], label)
+	for off := 0; off < len(text); {
+		i := indexFoldString(text[off:], label)
 		if i < 0 {
 			return ""
 		}
 		end := off + i + len(label)
 		off = end
-		rest := strings.TrimLeft(lower[end:], " \t\r")
+		rest := strings.TrimLeft(text[end:], " \t\r")
 		if !strings.HasPrefix(rest, "\n") {
 			continue
 		}
@@ -637,11 +676,14 @@ func isWordByte(c byte) bool {
 func toLowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				b[j] = lowerASCII(b[j])
+			// One copy: the Builder's buffer becomes the string.
+			var b strings.Builder
+			b.Grow(len(s))
+			b.WriteString(s[:i])
+			for j := i; j < len(s); j++ {
+				b.WriteByte(lowerASCII(s[j]))
 			}
-			return string(b)
+			return b.String()
 		}
 	}
 	return s

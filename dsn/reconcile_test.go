@@ -127,6 +127,7 @@ func TestLabelledCommand(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"-------server message\n550 unknown user <a@example.com>\n\n-------smtp command\ndata\n\n-------original message\n", "DATA"},
 		{"-------smtp command\r\n  rcpt to:<a@example.com>\n", "RCPT"},
+		{"-------SMTP Command\nRCPT TO:<a@example.com>\n", "RCPT"},
 		{"the smtp command was refused\ndata\n", ""},
 		{"-------smtp command\nquit\n", ""},
 		{"no label here", ""},

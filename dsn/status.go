@@ -44,7 +44,7 @@ func forEachGroup(b []byte, max int, fn func(header)) error {
 			continue
 		}
 		colon := bytes.IndexByte(line, ':')
-		isField := line[0] != ' ' && line[0] != '\t' && colon > 0 && isFieldName(bytes.TrimRight(line[:colon], " \t"))
+		isField := line[0] != ' ' && line[0] != '\t' && colon > 0 && isFieldName(trimBlankRight(line[:colon]))
 		if !isField && lastEnd >= 0 {
 			f := &h[len(h)-1]
 			start := cap(b) - cap(f.value)
@@ -53,7 +53,7 @@ func forEachGroup(b []byte, max int, fn func(header)) error {
 			continue
 		}
 		if isField {
-			h = append(h, field{name: bytes.TrimRight(line[:colon], " \t"), value: b[pos+colon+1 : pos+len(line)]})
+			h = append(h, field{name: trimBlankRight(line[:colon]), value: b[pos+colon+1 : pos+len(line)]})
 			lastEnd = pos + len(line)
 		}
 		pos = next

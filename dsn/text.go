@@ -1,6 +1,10 @@
 package dsn
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/rebound-mail/rebound/internal/phrase"
+)
 
 // Reading the human-readable bounces MTAs send without a machine-readable
 // delivery-status part (RFC 3464 section 2 is optional in practice): qmail,
@@ -27,21 +31,21 @@ const maxTextRecipients = 1000
 // maxTextDiagnostic bounds the diagnostic text kept per recipient.
 const maxTextDiagnostic = 2000
 
-// scanText reads a human-readable bounce. body is the decoded text of the
+// scanText reads a human-readable bounce. text is the decoded text of the
 // message's human-readable part(s), or its whole decoded body when it is not
 // MIME; hdr returns a decoded top-level header field ("" when absent). When
 // it recognizes a bounce it fills rep.Recipients (and rep.Format when empty)
 // and returns true. rep.Original is already filled when the original
 // message was attached.
-func scanText(rep *Report, hdr func(name string) string, body []byte) bool {
-	if scanSES(rep, body) {
+func scanText(rep *Report, hdr func(name string) string, text string) bool {
+	if sesLike(text) && scanSES(rep, []byte(text)) {
 		return true
 	}
-	text := string(body)
 	notice := cutOriginal(text)
 	subject := hdr("Subject")
-	lower := lowerASCIIText(notice)
-	certainty := bounceLike(hdr, notice, lower)
+	var said phrase.Set // the phrases of noticeTable in the notice
+	noticeTable.matcher.Match(notice, &said)
+	certainty := bounceLike(hdr, notice, &said)
 	if certainty == notBounce {
 		return false
 	}
@@ -101,7 +105,7 @@ func scanText(rep *Report, hdr func(name string) string, body []byte) bool {
 		}
 	}
 	action := "failed"
-	if delayedNotice(subject, lower) {
+	if delayedNotice(subject, &said) {
 		action = "delayed"
 	}
 	for i := range rcpts {
@@ -139,7 +143,7 @@ func scanText(rep *Report, hdr func(name string) string, body []byte) bool {
 		})
 	}
 	if rep.Format == "" {
-		rep.Format = textFormat(lower)
+		rep.Format = textFormat(&said)
 	}
 	if rep.ReportingMTA == "" {
 		rep.ReportingMTA = sc.generating
@@ -163,11 +167,22 @@ func inlineOriginal(rep *Report, after string) {
 		}
 		after = rest
 	}
-	h, _, _ := readHeader([]byte(after), 256<<10, nil)
-	if h.text("From") == "" && h.text("To") == "" && h.text("Subject") == "" && h.text("Message-Id") == "" {
+	// Only the header is read: copy no more of the original than up to
+	// its first empty line.
+	end := len(after)
+	if i := strings.Index(after, "\n\n"); i >= 0 {
+		end = i + 2
+	}
+	if i := strings.Index(after[:end], "\n\r\n"); i >= 0 {
+		end = i + 3
+	}
+	var buf [32]field
+	h, _, _ := readHeader([]byte(after[:end]), 256<<10, buf[:0])
+	f := originalFieldsOf(h)
+	if f.from == "" && f.to == "" && f.subject == "" && f.messageID == "" {
 		return
 	}
-	rep.Original = originalOf(h)
+	rep.Original = originalFrom(h, f)
 }
 
 // textRecipient is one failed recipient and the lines said about it.
@@ -334,7 +349,7 @@ func (sc *textScanner) line(raw string) {
 		switch rest = cleanAfterAddress(rest); {
 		case rest != "":
 			r.lines = append(r.lines, rest)
-		case containsAnyFold(t, textFailureWords):
+		case failureMatcher.Contains(t):
 			// "Unknown user: a@b"
 			r.lines = append(r.lines, t)
 		}

@@ -1,6 +1,10 @@
 package dsn
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/rebound-mail/rebound/internal/phrase"
+)
 
 // The phrases and line shapes the text state machine recognises. Phrases
 // are matched case-insensitively as substrings.
@@ -130,10 +134,10 @@ const (
 // bounceLike decides whether the notice is a bounce at all: a known MTA's
 // wording or a bounce subject, a mail system as the sender, or words of
 // failure under a subject of failure.
-func bounceLike(hdr func(string) string, notice, lower string) int {
+func bounceLike(hdr func(string) string, notice string, said *phrase.Set) int {
 	from, subject := hdr("From"), hdr("Subject")
 	daemon := containsAnyFold(from, textBounceSenders)
-	strong := containsAny(lower, textMTAPhrases) || containsAnyFold(subject, textStrongSubjects)
+	strong := noticeTable.mta.in(said) || containsAnyFold(subject, textStrongSubjects)
 	if !daemon && !strong && autoReplied(hdr, subject) {
 		return notBounce
 	}
@@ -141,7 +145,7 @@ func bounceLike(hdr func(string) string, notice, lower string) int {
 		return bounce
 	}
 	bounceSubject := containsAnyFold(subject, textBounceSubjects)
-	if containsAny(lower, textBouncePhrases) {
+	if noticeTable.bounce.in(said) {
 		switch {
 		case daemon:
 			return bounce
@@ -192,50 +196,106 @@ var textMTAPhrases = []string{
 	"not a member of this mailing list",
 }
 
-// delayedNotice reports whether the notice only warns of a delay.
-func delayedNotice(subject, lower string) bool {
-	if containsAny(lower, []string{
-		"this is a warning only", "this is a warning message only",
-		"has not yet been delivered",
-		"not yet been delivered", "will be retried", "will retry",
-		"delivery attempts will continue", "still trying", "delivery is delayed",
-		"delivery has been delayed", "will continue trying",
-	}) {
+// textDelayPhrases say that the notice only warns of a delay.
+var textDelayPhrases = []string{
+	"this is a warning only", "this is a warning message only",
+	"has not yet been delivered",
+	"not yet been delivered", "will be retried", "will retry",
+	"delivery attempts will continue", "still trying", "delivery is delayed",
+	"delivery has been delayed", "will continue trying",
+}
+
+// delayedNotice reports whether the notice only warns of a delay; said
+// holds the notice's phrases.
+func delayedNotice(subject string, said *phrase.Set) bool {
+	if noticeTable.delay.in(said) {
 		return true
 	}
 	return indexFoldString(subject, "delay") >= 0 && indexFoldString(subject, "fail") < 0
 }
 
-// textFormat names the MTA family the notice comes from.
-func textFormat(lower string) string {
-	switch {
-	case strings.Contains(lower, "qmail-send program"):
-		return FormatQmail
-	case strings.Contains(lower, "this is the mail system at host"):
-		return FormatPostfix
-	case strings.Contains(lower, "transcript of session follows"),
-		strings.Contains(lower, "permanent fatal errors"):
-		return FormatSendmail
-	case strings.Contains(lower, "created automatically by mail delivery software"):
-		return FormatExim
-	case strings.Contains(lower, "did not reach the following recipient"),
-		strings.Contains(lower, "diagnostic information for administrators"),
-		strings.Contains(lower, "msexch"),
-		strings.Contains(lower, "generating server"),
-		strings.Contains(lower, "more info for email admins"),
-		// The same notice in other languages, and Exchange's own
-		// markers of a remote reply.
-		strings.Contains(lower, "genererende server"),
-		strings.Contains(lower, "generierender server"),
-		strings.Contains(lower, "serveur de génération"),
-		strings.Contains(lower, "remote server returned"),
-		strings.Contains(lower, "> #smtp#"):
-		return FormatExchange
-	case strings.Contains(lower, "lotus"), strings.Contains(lower, "domino"):
-		return FormatNotes
+// textFormats name the MTA family from the notice's wording; the first
+// whose phrase the notice holds wins.
+var textFormats = []struct{ phrase, format string }{
+	{"qmail-send program", FormatQmail},
+	{"this is the mail system at host", FormatPostfix},
+	{"transcript of session follows", FormatSendmail},
+	{"permanent fatal errors", FormatSendmail},
+	{"created automatically by mail delivery software", FormatExim},
+	{"did not reach the following recipient", FormatExchange},
+	{"diagnostic information for administrators", FormatExchange},
+	{"msexch", FormatExchange},
+	{"generating server", FormatExchange},
+	{"more info for email admins", FormatExchange},
+	// The same notice in other languages, and Exchange's own markers of
+	// a remote reply.
+	{"genererende server", FormatExchange},
+	{"generierender server", FormatExchange},
+	{"serveur de génération", FormatExchange},
+	{"remote server returned", FormatExchange},
+	{"> #smtp#", FormatExchange},
+	{"lotus", FormatNotes},
+	{"domino", FormatNotes},
+}
+
+// textFormat names the MTA family the notice comes from; said holds the
+// notice's phrases.
+func textFormat(said *phrase.Set) string {
+	g := noticeTable.format
+	if id := said.Next(g.lo); id >= 0 && id < g.hi {
+		return textFormats[id-g.lo].format
 	}
 	return FormatText
 }
+
+// phraseGroup is the range of ids one phrase list has in a matcher
+// compiled from several lists.
+type phraseGroup struct{ lo, hi int32 }
+
+// in reports whether set holds a phrase of the group.
+func (g phraseGroup) in(set *phrase.Set) bool {
+	id := set.Next(g.lo)
+	return id >= 0 && id < g.hi
+}
+
+// noticePhrases finds, in one pass over a notice, the phrases of every list
+// that judges the notice as a whole.
+type noticePhrases struct {
+	matcher                    *phrase.Matcher
+	mta, bounce, delay, format phraseGroup
+}
+
+var noticeTable = compileNoticePhrases()
+
+func compileNoticePhrases() noticePhrases {
+	var all []string
+	group := func(list []string) phraseGroup {
+		g := phraseGroup{lo: int32(len(all))}
+		all = append(all, list...)
+		g.hi = int32(len(all))
+		return g
+	}
+	var n noticePhrases
+	n.mta = group(textMTAPhrases)
+	n.bounce = group(textBouncePhrases)
+	n.delay = group(textDelayPhrases)
+	formats := make([]string, len(textFormats))
+	for i, f := range textFormats {
+		formats[i] = f.phrase
+	}
+	n.format = group(formats)
+	n.matcher = phrase.MustCompile(all, phrase.Options{})
+	return n
+}
+
+// Matchers of the phrase lists read line by line.
+var (
+	markerMatcher  = phrase.MustCompile(textOriginalMarkers, phrase.Options{})
+	introMatcher   = phrase.MustCompile(textIntroPhrases, phrase.Options{})
+	failureMatcher = phrase.MustCompile(textFailureWords, phrase.Options{})
+	listMarkers    = phrase.MustCompile([]string{"following", "these recipients"}, phrase.Options{})
+	listWords      = phrase.MustCompile([]string{"recipient", "address", "following", "failed", "not reach", "undeliverable"}, phrase.Options{})
+)
 
 // cutOriginal returns the notice: text up to where the copy of the original
 // message starts, marked by a separator line or a header block.
@@ -272,15 +332,7 @@ func cutOriginal(text string) string {
 
 // markerIndex returns where the first of textOriginalMarkers starts in
 // line, -1 when none is in it.
-func markerIndex(line string) int {
-	first := -1
-	for _, m := range textOriginalMarkers {
-		if i := indexFoldString(line, m); i >= 0 && (first < 0 || i < first) {
-			first = i
-		}
-	}
-	return first
-}
+func markerIndex(line string) int { return markerMatcher.Index(line) }
 
 // originalStarts reports whether the trimmed line t starts the copy of the
 // original message; marked tells whether it holds one of
@@ -607,33 +659,6 @@ func cleanAfterAddress(rest string) string {
 	return strings.TrimSpace(rest)
 }
 
-// containsAny reports whether s contains any of the phrases.
-func containsAny(s string, phrases []string) bool {
-	for _, p := range phrases {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// lowerASCIIText returns s with ASCII letters in lower case, byte for byte,
-// so that offsets stay those of s.
-func lowerASCIIText(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
 // containsAnyFold reports whether s contains any of the phrases, ignoring
 // ASCII case.
 func containsAnyFold(s string, phrases []string) bool {
@@ -708,12 +733,14 @@ func foldPrefix(s, p string) bool {
 // right after one of textIntroPhrases, or after a colon on a line that
 // speaks of a failure ("Invalid final delivery userid: a@b").
 func introducedAddress(t string) string {
-	for _, p := range textIntroPhrases {
-		if a := addressAfter(t, p); a != "" {
+	var found phrase.Set
+	introMatcher.Match(t, &found)
+	for id := found.Next(0); id >= 0; id = found.Next(id + 1) {
+		if a := addressAfter(t, textIntroPhrases[id]); a != "" {
 			return a
 		}
 	}
-	if containsAnyFold(t, textFailureWords) {
+	if failureMatcher.Contains(t) {
 		return addressAfter(t, ":")
 	}
 	return ""
@@ -813,10 +840,10 @@ func inlineHeader(original, name string) string {
 // recipient(s):".
 func listIntro(t string) bool {
 	t = strings.TrimRight(t, " -=*")
-	if !strings.HasSuffix(t, ":") && !containsAnyFold(t, []string{"following", "these recipients"}) {
+	if !strings.HasSuffix(t, ":") && !listMarkers.Contains(t) {
 		return false
 	}
-	return containsAnyFold(t, []string{"recipient", "address", "following", "failed", "not reach", "undeliverable"})
+	return listWords.Contains(t)
 }
 
 // namedAddress reads a line that names a recipient with a display name:

@@ -44,6 +44,13 @@ type sesNotification struct {
 	} `json:"mail"`
 }
 
+// sesLike reports whether text may be an SES notification, the test
+// scanSES starts with, without copying text.
+func sesLike(text string) bool {
+	text = strings.TrimSpace(text)
+	return len(text) > 0 && text[0] == '{' && strings.Contains(text[:min(len(text), 4096)], "notificationType")
+}
+
 // scanSES reads an Amazon SES notification. SNS may wrap the JSON in an
 // envelope whose "Message" field holds it as a string.
 func scanSES(rep *Report, body []byte) bool {

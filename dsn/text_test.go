@@ -180,7 +180,7 @@ func TestScanText(t *testing.T) {
 		t.Run(tt.file, func(t *testing.T) {
 			hdr, body := readTextFixture(t, tt.file)
 			var rep Report
-			if !scanText(&rep, hdr, body) {
+			if !scanText(&rep, hdr, string(body)) {
 				t.Fatal("not recognized as a bounce")
 			}
 			if rep.Format != tt.format {
@@ -220,7 +220,7 @@ func TestScanTextExchangeServers(t *testing.T) {
 	for _, tt := range tests {
 		hdr, body := readTextFixture(t, tt.file)
 		var rep Report
-		if !scanText(&rep, hdr, body) || len(rep.Recipients) == 0 {
+		if !scanText(&rep, hdr, string(body)) || len(rep.Recipients) == 0 {
 			t.Fatalf("%s: not recognized", tt.file)
 		}
 		if rep.ReportingMTA != tt.reporting {
@@ -236,7 +236,7 @@ func TestScanTextExchangeServers(t *testing.T) {
 func TestScanTextInlineOriginal(t *testing.T) {
 	hdr, body := readTextFixture(t, "text-qmail.eml")
 	var rep Report
-	if !scanText(&rep, hdr, body) {
+	if !scanText(&rep, hdr, string(body)) {
 		t.Fatal("not recognized")
 	}
 	o := rep.Original
@@ -258,7 +258,7 @@ func TestScanTextCommand(t *testing.T) {
 	for _, tt := range tests {
 		hdr, body := readTextFixture(t, tt.file)
 		var rep Report
-		if !scanText(&rep, hdr, body) || len(rep.Recipients) != len(tt.want) {
+		if !scanText(&rep, hdr, string(body)) || len(rep.Recipients) != len(tt.want) {
 			t.Fatalf("%s: %d recipients, want %d", tt.file, len(rep.Recipients), len(tt.want))
 		}
 		for i, w := range tt.want {
@@ -284,7 +284,7 @@ func TestScanTextNotBounces(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			hdr, body := readTextFixture(t, file)
 			var rep Report
-			if scanText(&rep, hdr, body) {
+			if scanText(&rep, hdr, string(body)) {
 				t.Errorf("read as a bounce: %+v", rep.Recipients)
 			}
 		})
@@ -380,7 +380,7 @@ func BenchmarkScanText(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var rep Report
-		scanText(&rep, hdr, body)
+		scanText(&rep, hdr, string(body))
 	}
 }
 
@@ -401,7 +401,7 @@ func FuzzScanText(f *testing.F) {
 			return ""
 		}
 		var rep Report
-		if !scanText(&rep, hdr, body) {
+		if !scanText(&rep, hdr, string(body)) {
 			if len(rep.Recipients) != 0 {
 				t.Errorf("not a bounce, yet %d recipients", len(rep.Recipients))
 			}
