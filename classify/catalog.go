@@ -133,15 +133,6 @@ securityerror spamdetected speeding suppressed suspend syntaxerror
 systemerror systemfull toomanyconn undefined userunknown vacation
 virusdetected`)
 
-func validClass(c string) bool {
-	switch c {
-	case record.ClassHard, record.ClassSoft, record.ClassBlock, record.ClassComplaint,
-		record.ClassAutoReply, record.ClassDelivered, record.ClassUnknown:
-		return true
-	}
-	return false
-}
-
 func validOwner(o string) bool {
 	switch o {
 	case record.OwnerSender, record.OwnerSenderAdmin, record.OwnerRecipient, record.OwnerRecipientAdmin:
@@ -307,7 +298,7 @@ func loadCatalog(text string) (*catalog, error) {
 		if cat.reasons[r.Name] != nil {
 			return nil, fmt.Errorf("catalog: reason %q defined twice", r.Name)
 		}
-		if !validClass(r.Class) {
+		if !record.ValidClass(r.Class) {
 			return nil, fmt.Errorf("catalog: reason %q: invalid class %q", r.Name, r.Class)
 		}
 		if r.Owner != "" && !validOwner(r.Owner) {
@@ -454,7 +445,7 @@ func loadCatalog(text string) (*catalog, error) {
 			if r.Owner != "" && !validOwner(r.Owner) {
 				return nil, fmt.Errorf("catalog: rule %q: invalid owner %q", r.Name, r.Owner)
 			}
-			if r.Class != "" && (!validClass(r.Class) || r.Class == record.ClassHard && !hardReason(r.Reason)) {
+			if r.Class != "" && (!record.ValidClass(r.Class) || r.Class == record.ClassHard && !hardReason(r.Reason)) {
 				return nil, fmt.Errorf("catalog: rule %q: invalid class %q for reason %q", r.Name, r.Class, r.Reason)
 			}
 			if len(r.Explain) > 0 {
@@ -606,7 +597,7 @@ func (cat *catalog) compileCode(c *codeEntry, providers map[string]bool, intern 
 	if cat.reasons[c.Reason] == nil {
 		return nil, fmt.Errorf("unknown reason %q", c.Reason)
 	}
-	if c.Class != "" && !validClass(c.Class) {
+	if c.Class != "" && !record.ValidClass(c.Class) {
 		return nil, fmt.Errorf("invalid class %q", c.Class)
 	}
 	if c.Class == record.ClassHard && !hardReason(c.Reason) {

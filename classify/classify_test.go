@@ -189,7 +189,7 @@ func FuzzClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status, smtp, action, diag, remote string) {
 		in := Input{Status: status, SMTPCode: smtp, Action: action, Diagnostic: diag, RemoteMTA: remote, Recipient: "a@" + remote}
 		got := c.Classify(in)
-		if !validClass(got.Class) || c.cat.reasons[got.Reason] == nil || got.Entry == "" || got.Explanation == "" {
+		if !record.ValidClass(got.Class) || c.cat.reasons[got.Reason] == nil || got.Entry == "" || got.Explanation == "" {
 			t.Fatalf("invalid result %+v for %+v", got, in)
 		}
 		if got.Class == record.ClassHard && !hardReason(got.Reason) {

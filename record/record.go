@@ -19,6 +19,15 @@ const (
 	ClassUnknown   = "unknown"    // we could not tell
 )
 
+// ValidClass reports whether c is one of the Class* values.
+func ValidClass(c string) bool {
+	switch c {
+	case ClassHard, ClassSoft, ClassBlock, ClassComplaint, ClassAutoReply, ClassDelivered, ClassUnknown:
+		return true
+	}
+	return false
+}
+
 // Advice values: what the sender's application should do.
 const (
 	AdviceSuppress    = "suppress"

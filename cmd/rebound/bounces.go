@@ -36,7 +36,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
 	}
-	if q.Class != "" && !validClass(q.Class) {
+	if q.Class != "" && !record.ValidClass(q.Class) {
 		fmt.Fprintf(stderr, "rebound bounces: --class %q: want hard, soft, block, complaint, auto-reply, delivered or unknown\n", q.Class)
 		return 2
 	}
@@ -67,15 +67,6 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, "bounces", "%v", err)
 	}
 	return 0
-}
-
-func validClass(c string) bool {
-	switch c {
-	case record.ClassHard, record.ClassSoft, record.ClassBlock, record.ClassComplaint,
-		record.ClassAutoReply, record.ClassDelivered, record.ClassUnknown:
-		return true
-	}
-	return false
 }
 
 // parseSince reads an RFC 3339 time, a date (UTC midnight) or an age
