@@ -44,18 +44,8 @@ func readHeader(b []byte, max int, h header) (header, []byte, error) {
 		if pos > max {
 			return h, nil, ErrHeaderTooBig
 		}
-		end := bytes.IndexByte(b[pos:], '\n')
-		next := len(b)
-		if end >= 0 {
-			end += pos
-			next = end + 1
-		} else {
-			end = len(b)
-		}
-		line := b[pos:end]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
+		line, next := lineAt(b, pos)
+		end := pos + len(line)
 		if len(line) == 0 {
 			return h, b[next:], nil
 		}
@@ -266,4 +256,19 @@ func param(ct []byte, name string) string {
 		}
 	}
 	return ""
+}
+
+// lineAt returns the line of b that starts at pos, without its line end
+// (LF or CRLF), and the position after its line end.
+func lineAt(b []byte, pos int) (line []byte, next int) {
+	end := bytes.IndexByte(b[pos:], '\n')
+	if end < 0 {
+		line, next = b[pos:], len(b)
+	} else {
+		line, next = b[pos:pos+end], pos+end+1
+	}
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, next
 }

@@ -18,18 +18,7 @@ func forEachGroup(b []byte, max int, fn func(header)) error {
 	pos := 0
 	lastEnd := -1 // end of the last field's value, -1 when no field is open
 	for pos < len(b) {
-		end := bytes.IndexByte(b[pos:], '\n')
-		next := len(b)
-		if end >= 0 {
-			end += pos
-			next = end + 1
-		} else {
-			end = len(b)
-		}
-		line := b[pos:end]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
+		line, next := lineAt(b, pos)
 		size += next - pos
 		if size > max {
 			return ErrHeaderTooBig
