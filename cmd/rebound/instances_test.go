@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,50 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/postgres/pgtest"
 )
-
-// postgresSchemaURL returns the URL of a fresh, empty schema in the database
-// named by REBOUND_TEST_POSTGRES, dropped when the test ends. Every
-// connection made with the URL, in this process or another, works in that
-// schema (search_path).
-func postgresSchemaURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("REBOUND_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("REBOUND_TEST_POSTGRES is not set; start a private cluster with: eval \"$(.ci/postgres.sh start)\"")
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "inst_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("REBOUND_TEST_POSTGRES: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("connecting to drop schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("dropping schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("REBOUND_TEST_POSTGRES: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // instanceDSN is one delivery status notification (RFC 3464) sent to the
 // listeners: a multipart/report about one recipient of one original
@@ -182,8 +136,8 @@ func TestSeveralInstances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
-	shared := postgresSchemaURL(t)
-	single := postgresSchemaURL(t)
+	shared := pgtest.SchemaURL(t, "inst_")
+	single := pgtest.SchemaURL(t, "inst_")
 	mail := buildInstanceMail()
 
 	// Each instance gets the messages sent to both, at about the same

@@ -1,45 +1,16 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/rebound-mail/rebound/store/postgres/pgtest"
 )
 
 // TestSuppressionsPostgres runs the commands with --db postgres://..., on a
 // schema of its own in the database named by REBOUND_TEST_POSTGRES.
 func TestSuppressionsPostgres(t *testing.T) {
-	base := os.Getenv("REBOUND_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("REBOUND_TEST_POSTGRES is not set; start a private cluster with: eval \"$(.ci/postgres.sh start)\"")
-	}
-	ctx := context.Background()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "cli_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db := u.String()
+	db := pgtest.SchemaURL(t, "cli_")
 
 	for _, st := range []struct {
 		args   []string

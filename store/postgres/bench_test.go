@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/postgres/pgtest"
 	"github.com/rebound-mail/rebound/store/storetest"
 )
 
@@ -15,5 +16,5 @@ func BenchmarkSaveParallel(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	storetest.BenchSaveParallel(b, openTest(b, testURL(b), store.Options{}), tmpl)
+	storetest.BenchSaveParallel(b, openTest(b, pgtest.SchemaURL(b, "t_"), store.Options{}), tmpl)
 }

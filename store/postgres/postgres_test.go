@@ -2,11 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,51 +14,10 @@ import (
 
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/postgres/pgtest"
 	"github.com/rebound-mail/rebound/store/sqlite"
 	"github.com/rebound-mail/rebound/suppress"
 )
-
-// testURL returns the URL of a fresh, empty schema in the test database
-// named by REBOUND_TEST_POSTGRES, dropped when the test ends. Every
-// connection made with the URL works in that schema (search_path).
-func testURL(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv("REBOUND_TEST_POSTGRES")
-	if base == "" {
-		tb.Skip("REBOUND_TEST_POSTGRES is not set; start a private cluster with: eval \"$(.ci/postgres.sh start)\"")
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("connecting to %s: %v", base, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		tb.Fatalf("creating schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			tb.Errorf("connecting to drop schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("dropping schema: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("REBOUND_TEST_POSTGRES: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func openTest(tb testing.TB, u string, opts store.Options) *Store {
 	tb.Helper()
@@ -99,7 +54,7 @@ func bounce(n int, rcpt, class, status string, at time.Time) *store.Message {
 }
 
 func TestMigrateTwice(t *testing.T) {
-	u := testURL(t)
+	u := pgtest.SchemaURL(t, "t_")
 	ctx := context.Background()
 	// Instances starting together: one migrates, the others wait and find
 	// the schema current.
@@ -139,7 +94,7 @@ func TestMigrateTwice(t *testing.T) {
 // TestBadText stores a message whose fields PostgreSQL text refuses (NUL,
 // invalid UTF-8): it must be stored, the raw bytes intact.
 func TestBadText(t *testing.T) {
-	s := openTest(t, testURL(t), store.Options{})
+	s := openTest(t, pgtest.SchemaURL(t, "t_"), store.Options{})
 	ctx := context.Background()
 	m := bounce(1, "a\x00b@example.org", record.ClassHard, "5.1.1", t0)
 	m.Records[0].Diagnostic = "550 \xff\xfe user unknown \x00"
@@ -180,7 +135,7 @@ func TestBadText(t *testing.T) {
 // must be what one store would hold: each message and record once, every
 // soft bounce counted (no lost update), one incident per destination.
 func TestSeveralInstances(t *testing.T) {
-	u := testURL(t)
+	u := pgtest.SchemaURL(t, "t_")
 	opts := store.Options{Policy: suppress.Policy{SoftThreshold: 5}, BatchSize: 32}
 	a := openTest(t, u, opts)
 	b := openTest(t, u, opts)
