@@ -283,10 +283,19 @@ func MustCompile(phrases []string, opt Options) *Matcher {
 
 // Match adds the id of every phrase found in text to set. It reads text
 // once and allocates nothing.
-func (m *Matcher) Match(text string, set *Set) {
+func (m *Matcher) Match(text string, set *Set) { m.run(text, set) }
+
+// Contains reports whether text contains any of the phrases.
+func (m *Matcher) Contains(text string) bool { return m.run(text, nil) }
+
+// run walks text through the automaton. With a set it adds every match to
+// it; without one it stops at the first match. It reports whether there
+// was a match.
+func (m *Matcher) run(text string, set *Set) bool {
 	cols, dense, nDense := uint(m.columns), m.dense, m.nDense
 	s := uint(0)
 	prevSpace := true
+	found := false
 	for i := 0; i < len(text); i++ {
 		b := text[i]
 		if m.space[b] {
@@ -305,40 +314,16 @@ func (m *Matcher) Match(text string, set *Set) {
 		}
 		s = uint(e >> 1)
 		if e&1 != 0 {
+			if set == nil {
+				return true
+			}
+			found = true
 			for _, id := range m.out[m.outStart[s]:m.outStart[s+1]] {
 				set.Add(id)
 			}
 		}
 	}
-}
-
-// Contains reports whether text contains any of the phrases.
-func (m *Matcher) Contains(text string) bool {
-	cols, dense, nDense := uint(m.columns), m.dense, m.nDense
-	s := uint(0)
-	prevSpace := true
-	for i := 0; i < len(text); i++ {
-		b := text[i]
-		if m.space[b] {
-			if prevSpace {
-				continue
-			}
-			prevSpace = true
-		} else {
-			prevSpace = false
-		}
-		var e uint16
-		if s < nDense {
-			e = dense[s*cols+uint(m.class[b])]
-		} else {
-			e = m.step(s, m.class[b])
-		}
-		if e&1 != 0 {
-			return true
-		}
-		s = uint(e >> 1)
-	}
-	return false
+	return found
 }
 
 // Index returns where the earliest-starting occurrence of any phrase
