@@ -68,6 +68,8 @@ func (a *Analyzer) Analyze(msg []byte, source string) ([]record.Record, *dsn.Rep
 			Advice:            res.Advice,
 			Explanation:       res.Explanation,
 			CatalogEntry:      res.Entry,
+			Confidence:        res.Confidence,
+			Evidence:          res.Evidence,
 			FeedbackType:      r.FeedbackType,
 			OriginalMessageID: strings.Trim(rep.Original.MessageID, "<> "),
 			OriginalFrom:      rep.Original.From,

@@ -254,7 +254,8 @@ func (c *Classifier) classify(in Input, literal bool) Result {
 // result fills a Result from the deciding entry e and the final reason.
 func (c *Classifier) result(e *entry, reason string) Result {
 	def := c.cat.reasons[reason]
-	res := Result{Reason: reason, Class: def.class, FixOwner: def.owner, Advice: def.advice, Entry: e.name}
+	res := Result{Reason: reason, Class: def.class, FixOwner: def.owner, Advice: def.advice, Entry: e.name,
+		Confidence: record.ConfidenceHigh, Evidence: e.name}
 	if e.reason == reason {
 		// The entry's own overrides hold only for the reason it names.
 		if e.class != "" {

@@ -41,4 +41,10 @@ type Result struct {
 	Advice      string `json:"advice"`      // record.Advice* value
 	Explanation string `json:"explanation"` // plain words, in the classifier's language
 	Entry       string `json:"entry"`       // the catalog entry or rule that decided, e.g. "o365:5.7.606-649"
+	// Confidence is ConfidenceHigh when the evidence is clear and agrees,
+	// ConfidenceLow when it is weak or contradictory.
+	Confidence string `json:"confidence"`
+	// Evidence says in a few words what decided: the code, the phrase,
+	// the MTA family profile, the provider rule, and what contradicted it.
+	Evidence string `json:"evidence"`
 }

@@ -28,6 +28,12 @@ func ValidClass(c string) bool {
 	return false
 }
 
+// Confidence values: how sure the verdict is.
+const (
+	ConfidenceHigh = "high" // the evidence is clear and agrees
+	ConfidenceLow  = "low"  // weak or contradictory evidence
+)
+
 // Advice values: what the sender's application should do.
 const (
 	AdviceSuppress    = "suppress"
@@ -73,6 +79,13 @@ type Record struct {
 	OriginalSubject   string            `json:"original_subject"`
 	OriginalHeaders   map[string]string `json:"original_headers,omitempty"`
 	Format            string            `json:"format"`
+
+	// Confidence is ConfidenceHigh or ConfidenceLow; Evidence says what
+	// decided the verdict (status code, reply phrase, MTA family profile,
+	// provider rule) and what spoke against it. A low-confidence hard
+	// bounce does not suppress unless the policy says so.
+	Confidence string `json:"confidence"`
+	Evidence   string `json:"evidence,omitempty"`
 
 	ReceivedAt    time.Time `json:"received_at"`
 	Authenticated bool      `json:"authenticated"`
