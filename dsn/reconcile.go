@@ -27,7 +27,7 @@ func finishRecipient(r *Recipient) {
 		// a relay wraps the reply it got ("554 4.4.7 Message expired ...
 		// <421 4.4.2 Connection timed out>"): the wrapped reply is the
 		// remote server's.
-		if c, st := laterReply(diag[4:]); c != "" {
+		if c, st := laterReply(afterReplyCode(diag)); c != "" {
 			code, status = c, st
 		}
 	}
@@ -46,6 +46,17 @@ func finishRecipient(r *Recipient) {
 	if r.SMTPCode == "" && code != "" && knownReplyCode(code) && (r.Status == "" || r.Status[0] == code[0]) {
 		r.SMTPCode = code
 	}
+}
+
+// afterReplyCode returns what follows the reply code that leadingReply
+// found at the start of s and the separator after it: "" for a
+// diagnostic that is the code alone ("Diagnostic-Code: X-Unix; 255").
+func afterReplyCode(s string) string {
+	s = strings.TrimLeft(s, " \t")
+	if len(s) <= 4 {
+		return ""
+	}
+	return s[4:]
 }
 
 // laterReply returns the first reply code in s that starts a word and is
