@@ -2,9 +2,15 @@
 // sender should stop mailing it, and turns blocks into sending-side
 // incidents. It is pure logic: stores call Apply inside the transaction that
 // saves the records, so a record is scored exactly once.
+//
+// A hard bounce suppresses at once only when its verdict is sure: one with
+// low confidence (record.ConfidenceLow) counts like a soft bounce unless
+// Policy.LowConfidenceHard says otherwise, and the state marks the evidence
+// it left (State.LowConfidence).
 package suppress
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +26,42 @@ const (
 	CauseManual    = "manual"
 )
 
+// Treatments of a hard bounce whose verdict has low confidence
+// (record.ConfidenceLow), the values of Policy.LowConfidenceHard. A hard
+// verdict read from weak or contradictory evidence (a reply phrase against
+// its status code, a guessed MTA profile) is the one that throws away a
+// good subscriber when it is wrong, so by default it is not trusted to
+// suppress on its own.
+const (
+	// LowConfidenceSoft counts it like a soft bounce: repeated ones
+	// inside the soft window suppress, one alone does not. The default.
+	LowConfidenceSoft = "soft"
+	// LowConfidenceSuppress suppresses at once, like any hard bounce.
+	LowConfidenceSuppress = "suppress"
+	// LowConfidenceIgnore leaves the address's state as it was: the
+	// record is stored and listed, and counts for nothing.
+	LowConfidenceIgnore = "ignore"
+)
+
+// CheckLowConfidenceHard reports an error unless v is one of the
+// LowConfidence* values.
+func CheckLowConfidenceHard(v string) error {
+	switch v {
+	case LowConfidenceSoft, LowConfidenceSuppress, LowConfidenceIgnore:
+		return nil
+	}
+	return fmt.Errorf("%q: want %s, %s or %s", v, LowConfidenceSoft, LowConfidenceSuppress, LowConfidenceIgnore)
+}
+
+// LowConfidence reports whether the verdict of rec has low confidence.
+// An empty Confidence is high: records stored before verdicts had a
+// confidence, and callers that do not judge it, were always scored as
+// sure, and keep that behaviour. Any other value but ConfidenceHigh is low,
+// so that an unexpected one never suppresses at once.
+func LowConfidence(rec *record.Record) bool {
+	return rec.Confidence != "" && rec.Confidence != record.ConfidenceHigh
+}
+
 // MaxEvidence bounds the record keys kept per address. The first keys are
 // kept: they are the records that caused the suppression.
 const MaxEvidence = 20
@@ -33,6 +75,10 @@ type Policy struct {
 	ComplaintExpiry time.Duration // 0: never expires (default)
 	// IncidentQuiet closes an incident after this long without a block (default 1h).
 	IncidentQuiet time.Duration
+	// LowConfidenceHard is what a hard bounce with low confidence does:
+	// one of the LowConfidence* values (default LowConfidenceSoft; an
+	// unknown value is taken as the default).
+	LowConfidenceHard string
 }
 
 // DefaultPolicy is the policy of a store opened without one.
@@ -41,10 +87,12 @@ var DefaultPolicy = Policy{
 	SoftWindow:    14 * 24 * time.Hour,
 	SoftExpiry:    30 * 24 * time.Hour,
 	IncidentQuiet: time.Hour,
+
+	LowConfidenceHard: LowConfidenceSoft,
 }
 
-// WithDefaults returns p with its unset soft and incident settings taken
-// from DefaultPolicy. HardExpiry and ComplaintExpiry stay as given: zero
+// WithDefaults returns p with its unset soft, incident and low-confidence
+// settings taken from DefaultPolicy. HardExpiry and ComplaintExpiry stay as given: zero
 // means never, which is their default.
 func (p Policy) WithDefaults() Policy {
 	if p.SoftThreshold <= 0 {
@@ -58,6 +106,9 @@ func (p Policy) WithDefaults() Policy {
 	}
 	if p.IncidentQuiet <= 0 {
 		p.IncidentQuiet = DefaultPolicy.IncidentQuiet
+	}
+	if CheckLowConfidenceHard(p.LowConfidenceHard) != nil {
+		p.LowConfidenceHard = DefaultPolicy.LowConfidenceHard
 	}
 	return p
 }
@@ -78,6 +129,10 @@ type State struct {
 	// while the address is not suppressed, those of the soft bounces
 	// counted in the current window.
 	Evidence []string
+	// LowConfidence holds those keys of Evidence that were hard bounces
+	// with low confidence, so that a suppression (or a soft count) says
+	// when it rests on verdicts that were not sure.
+	LowConfidence []string
 }
 
 // InForce reports whether the state is a suppression in force at now.
@@ -127,6 +182,7 @@ func (p Policy) Apply(prev State, rec *record.Record, key string, now time.Time)
 	p = p.WithDefaults()
 	s := prev
 	s.Evidence = slices.Clone(prev.Evidence)
+	s.LowConfidence = slices.Clone(prev.LowConfidence)
 	if s.Address == "" {
 		s.Address = NormalizeAddress(rec.Recipient)
 	}
@@ -137,6 +193,10 @@ func (p Policy) Apply(prev State, rec *record.Record, key string, now time.Time)
 
 	switch rec.Class {
 	case record.ClassHard:
+		if LowConfidence(rec) {
+			s = p.lowConfidenceHard(s, rec, key, now)
+			break
+		}
 		s.LastBounce = later(s.LastBounce, now)
 		s = p.suppress(s, CauseHard, rec.Reason, key, now, p.HardExpiry)
 	case record.ClassComplaint:
@@ -160,7 +220,44 @@ func (p Policy) Apply(prev State, rec *record.Record, key string, now time.Time)
 		// Blocks say nothing about the address (they feed incidents);
 		// auto-replies and unknown records do not count.
 	}
+	s.LowConfidence = keepEvidence(s.LowConfidence, s.Evidence)
 	return s
+}
+
+// lowConfidenceHard scores a hard bounce with low confidence as the policy
+// says, and marks its key when it became evidence.
+func (p Policy) lowConfidenceHard(s State, rec *record.Record, key string, now time.Time) State {
+	switch p.LowConfidenceHard {
+	case LowConfidenceIgnore:
+		return s
+	case LowConfidenceSuppress:
+		s.LastBounce = later(s.LastBounce, now)
+		s = p.suppress(s, CauseHard, rec.Reason, key, now, p.HardExpiry)
+	default:
+		s = p.soft(s, rec, key, now)
+	}
+	if slices.Contains(s.Evidence, key) {
+		s.LowConfidence = addEvidence(s.LowConfidence, key)
+	}
+	return s
+}
+
+// keepEvidence drops the keys of marked that are no longer evidence: every
+// path that clears or restarts the evidence clears its marks with it.
+func keepEvidence(marked, evidence []string) []string {
+	if len(marked) == 0 {
+		return nil
+	}
+	kept := marked[:0]
+	for _, k := range marked {
+		if slices.Contains(evidence, k) {
+			kept = append(kept, k)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return kept
 }
 
 // expire clears a suppression whose time has passed. An expired soft
@@ -249,6 +346,7 @@ func Manual(prev State, reason string, now, expires time.Time) State {
 	s.Since = now
 	s.Expires = expires
 	s.Evidence = nil
+	s.LowConfidence = nil
 	return s
 }
 
@@ -268,6 +366,7 @@ func lift(s State) State {
 	s.Since = time.Time{}
 	s.Expires = time.Time{}
 	s.Evidence = nil
+	s.LowConfidence = nil
 	return s
 }
 

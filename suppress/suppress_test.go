@@ -353,7 +353,8 @@ func TestManualAndRemove(t *testing.T) {
 
 func TestWithDefaults(t *testing.T) {
 	p := Policy{SoftThreshold: 3, HardExpiry: day}.WithDefaults()
-	want := Policy{SoftThreshold: 3, SoftWindow: 14 * day, HardExpiry: day, SoftExpiry: 30 * day, IncidentQuiet: time.Hour}
+	want := Policy{SoftThreshold: 3, SoftWindow: 14 * day, HardExpiry: day, SoftExpiry: 30 * day, IncidentQuiet: time.Hour,
+		LowConfidenceHard: LowConfidenceSoft}
 	if p != want {
 		t.Errorf("got %+v, want %+v", p, want)
 	}
@@ -381,5 +382,229 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = p.Apply(prev, rec, "k4", t0.Add(time.Hour))
+	}
+}
+
+// TestApplyLowConfidenceHard scores hard bounces whose verdict has low
+// confidence under each treatment of Policy.LowConfidenceHard.
+func TestApplyLowConfidenceHard(t *testing.T) {
+	type step struct {
+		class      string
+		confidence string
+		key        string
+		at         time.Duration // after t0
+	}
+	const (
+		hard, soft = record.ClassHard, record.ClassSoft
+		high, low  = record.ConfidenceHigh, record.ConfidenceLow
+	)
+	tests := []struct {
+		name   string
+		policy Policy
+		steps  []step
+		// want, at t0+check
+		check         time.Duration
+		inForce       bool
+		cause         string
+		softCount     int
+		expires       time.Duration // after t0, when inForce; -1: never
+		evidence      []string
+		lowConfidence []string
+	}{
+		{
+			name:      "by default one does not suppress: it counts as a soft bounce",
+			steps:     []step{{hard, low, "h1", 0}},
+			check:     day,
+			softCount: 1, evidence: []string{"h1"}, lowConfidence: []string{"h1"},
+		},
+		{
+			name: "repeated ones inside the soft window suppress, for the soft expiry",
+			steps: []step{
+				{hard, low, "h1", 0}, {hard, low, "h2", day}, {hard, low, "h3", 2 * day},
+				{hard, low, "h4", 3 * day}, {hard, low, "h5", 4 * day},
+			},
+			check:   5 * day,
+			inForce: true, cause: CauseSoft, softCount: 5, expires: 34 * day,
+			evidence:      []string{"h1", "h2", "h3", "h4", "h5"},
+			lowConfidence: []string{"h1", "h2", "h3", "h4", "h5"},
+		},
+		{
+			name: "they add up with soft bounces",
+			steps: []step{
+				{soft, high, "s1", 0}, {hard, low, "h1", 1}, {soft, high, "s2", 2},
+				{hard, low, "h2", 3}, {soft, high, "s3", 4},
+			},
+			check:   day,
+			inForce: true, cause: CauseSoft, softCount: 5, expires: 30*day + 4,
+			evidence:      []string{"s1", "h1", "s2", "h2", "s3"},
+			lowConfidence: []string{"h1", "h2"},
+		},
+		{
+			name: "spread over more than the soft window they do not",
+			steps: []step{
+				{hard, low, "h1", 0}, {hard, low, "h2", 5 * day}, {hard, low, "h3", 10 * day},
+				{hard, low, "h4", 15 * day}, {hard, low, "h5", 20 * day},
+			},
+			check:     20 * day,
+			softCount: 2, evidence: []string{"h4", "h5"}, lowConfidence: []string{"h4", "h5"},
+		},
+		{
+			name:    "the explicit soft treatment is the default",
+			policy:  Policy{LowConfidenceHard: LowConfidenceSoft},
+			steps:   []step{{hard, low, "h1", 0}},
+			check:   day,
+			inForce: false, softCount: 1, evidence: []string{"h1"}, lowConfidence: []string{"h1"},
+		},
+		{
+			name:    "an unknown treatment is taken as the default",
+			policy:  Policy{LowConfidenceHard: "sometimes"},
+			steps:   []step{{hard, low, "h1", 0}},
+			check:   day,
+			inForce: false, softCount: 1, evidence: []string{"h1"}, lowConfidence: []string{"h1"},
+		},
+		{
+			name:    "the suppress treatment suppresses at once, as hard",
+			policy:  Policy{LowConfidenceHard: LowConfidenceSuppress},
+			steps:   []step{{hard, low, "h1", time.Hour}},
+			check:   365 * day,
+			inForce: true, cause: CauseHard, expires: -1,
+			evidence: []string{"h1"}, lowConfidence: []string{"h1"},
+		},
+		{
+			name:    "the suppress treatment keeps the hard expiry",
+			policy:  Policy{LowConfidenceHard: LowConfidenceSuppress, HardExpiry: 90 * day},
+			steps:   []step{{hard, low, "h1", 0}},
+			check:   day,
+			inForce: true, cause: CauseHard, expires: 90 * day,
+			evidence: []string{"h1"}, lowConfidence: []string{"h1"},
+		},
+		{
+			name:   "the ignore treatment leaves the state alone",
+			policy: Policy{LowConfidenceHard: LowConfidenceIgnore},
+			steps: []step{
+				{soft, high, "s1", 0}, {hard, low, "h1", 1}, {hard, low, "h2", 2},
+				{hard, low, "h3", 3}, {hard, low, "h4", 4}, {hard, low, "h5", 5},
+			},
+			check:     day,
+			softCount: 1, evidence: []string{"s1"},
+		},
+		{
+			name:    "a sure hard bounce still suppresses at once",
+			steps:   []step{{hard, high, "h1", 0}},
+			check:   day,
+			inForce: true, cause: CauseHard, expires: -1, evidence: []string{"h1"},
+		},
+		{
+			name:    "an empty confidence is high: records from before confidence was judged",
+			steps:   []step{{hard, "", "h1", 0}},
+			check:   day,
+			inForce: true, cause: CauseHard, expires: -1, evidence: []string{"h1"},
+		},
+		{
+			name:    "an unexpected confidence is low",
+			steps:   []step{{hard, "medium", "h1", 0}},
+			check:   day,
+			inForce: false, softCount: 1, evidence: []string{"h1"}, lowConfidence: []string{"h1"},
+		},
+		{
+			name:    "a sure hard bounce replaces the soft suppression they caused",
+			steps:   []step{{hard, low, "h1", 0}, {hard, low, "h2", 1}, {hard, low, "h3", 2}, {hard, low, "h4", 3}, {hard, low, "h5", 4}, {hard, high, "h6", day}},
+			check:   100 * day,
+			inForce: true, cause: CauseHard, softCount: 5, expires: -1,
+			evidence:      []string{"h1", "h2", "h3", "h4", "h5", "h6"},
+			lowConfidence: []string{"h1", "h2", "h3", "h4", "h5"},
+		},
+		{
+			name:    "under a sure hard suppression one is counted but is not its evidence",
+			steps:   []step{{hard, high, "h1", 0}, {hard, low, "h2", day}},
+			check:   2 * day,
+			inForce: true, cause: CauseHard, softCount: 1, expires: -1,
+			evidence: []string{"h1"},
+		},
+		{
+			name:      "a delivery clears the marks with the soft count",
+			steps:     []step{{hard, low, "h1", 0}, {hard, low, "h2", 1}, {record.ClassDelivered, high, "d1", day}, {soft, high, "s1", 2 * day}},
+			check:     2 * day,
+			softCount: 1, evidence: []string{"s1"},
+		},
+		{
+			name:      "a new window clears the marks of the old one",
+			steps:     []step{{hard, low, "h1", 0}, {soft, high, "s1", 15 * day}},
+			check:     15 * day,
+			softCount: 1, evidence: []string{"s1"},
+		},
+		{
+			name:      "low confidence does not change a soft bounce",
+			steps:     []step{{soft, low, "s1", 0}},
+			check:     day,
+			softCount: 1, evidence: []string{"s1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s State
+			for _, st := range tt.steps {
+				rec := &record.Record{Recipient: "a@example.org", Class: st.class, Reason: "userunknown", Confidence: st.confidence}
+				before := slices.Clone(s.LowConfidence)
+				next := tt.policy.Apply(s, rec, st.key, t0.Add(st.at))
+				if !slices.Equal(s.LowConfidence, before) {
+					t.Fatalf("Apply changed the low-confidence marks of its argument")
+				}
+				s = next
+			}
+			if got := s.InForce(t0.Add(tt.check)); got != tt.inForce {
+				t.Fatalf("in force %v, want %v (state %+v)", got, tt.inForce, s)
+			}
+			if s.SoftCount != tt.softCount {
+				t.Errorf("soft count %d, want %d", s.SoftCount, tt.softCount)
+			}
+			if !slices.Equal(s.Evidence, tt.evidence) {
+				t.Errorf("evidence %q, want %q", s.Evidence, tt.evidence)
+			}
+			if !slices.Equal(s.LowConfidence, tt.lowConfidence) {
+				t.Errorf("low-confidence marks %q, want %q", s.LowConfidence, tt.lowConfidence)
+			}
+			for _, k := range s.LowConfidence {
+				if !slices.Contains(s.Evidence, k) {
+					t.Errorf("marked key %q is not evidence", k)
+				}
+			}
+			if !tt.inForce {
+				return
+			}
+			if s.Cause != tt.cause {
+				t.Errorf("cause %q, want %q", s.Cause, tt.cause)
+			}
+			wantExp := time.Time{}
+			if tt.expires >= 0 {
+				wantExp = t0.Add(tt.expires)
+			}
+			if !s.Expires.Equal(wantExp) {
+				t.Errorf("expires %v, want %v", s.Expires, wantExp)
+			}
+		})
+	}
+}
+
+func TestCheckLowConfidenceHard(t *testing.T) {
+	for _, v := range []string{LowConfidenceSoft, LowConfidenceSuppress, LowConfidenceIgnore} {
+		if err := CheckLowConfidenceHard(v); err != nil {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	for _, v := range []string{"", "Soft", "hard", "suppress "} {
+		if err := CheckLowConfidenceHard(v); err == nil {
+			t.Errorf("%q: no error", v)
+		}
+	}
+}
+
+func TestManualClearsLowConfidenceMarks(t *testing.T) {
+	s := State{Address: "a@example.org", SoftCount: 1, WindowStart: t0, Evidence: []string{"h1"}, LowConfidence: []string{"h1"}}
+	if m := Manual(s, "asked", t0, time.Time{}); m.LowConfidence != nil {
+		t.Errorf("manual suppression kept low-confidence marks %q", m.LowConfidence)
+	}
+	if r := Remove(s); r.LowConfidence != nil {
+		t.Errorf("removal kept low-confidence marks %q", r.LowConfidence)
 	}
 }
