@@ -549,7 +549,8 @@ var commandNames = []struct{ phrase, command string }{
 // smtpCommand returns the SMTP command ("MAIL", "RCPT", "DATA", "EHLO" for
 // EHLO or HELO, "CONN" for the server's greeting) that text
 // says a reply answered, the first mention winning, or "". It reads text
-// once, trying the anchors where their first letter occurs.
+// once, trying the anchors where their first letter occurs, then the
+// command idioms of the family profiles (families.toml).
 func smtpCommand(text string) string {
 	for i := 0; i < len(text); i++ {
 		if !anchorStart[text[i]] {
@@ -571,7 +572,9 @@ func smtpCommand(text string) string {
 			}
 		}
 	}
-	return ""
+	// The idioms of MTA families that name the command their own way
+	// (qmail's "does not like recipient", Exchange's "[RCPT_TO]").
+	return families.command(text)
 }
 
 // textCommands completes the Command of the recipients a plain-text

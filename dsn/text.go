@@ -210,10 +210,16 @@ func (r *textRecipient) said() bool {
 
 // textScanner is the state machine that reads a notice line by line.
 type textScanner struct {
-	rcpts   []textRecipient
-	byAddr  map[string]int // index in rcpts by lower-case address
-	cur     int            // the recipient whose block is being read, -1 for none
-	exclude string         // the bounce's own recipient: the sender, never a failed recipient
+	rcpts  []textRecipient
+	byAddr map[string]int // index in rcpts by lower-case address
+	cur    int            // the recipient whose block is being read, -1 for none
+	// curIndent is the indentation of the line that opened the current
+	// recipient; deeper lines right below it continue its reply.
+	curIndent int
+	// inBlock is set while the lines below the current recipient's
+	// opening line follow it with no empty line between.
+	inBlock bool
+	exclude string // the bounce's own recipient: the sender, never a failed recipient
 
 	// Sendmail transcripts.
 	host         string   // "... while talking to host:"
@@ -240,6 +246,12 @@ func (sc *textScanner) line(raw string) {
 	if t != "" {
 		sc.prevListing = sc.listing
 		sc.listing = listIntro(t)
+		if families.boilerplate(t) {
+			// A line of the MTA's template says nothing about any
+			// recipient (families.toml).
+			sc.prev = t
+			return
+		}
 		defer func() {
 			sc.prev = t
 			if !isSeparatorLine(t) {
@@ -256,6 +268,7 @@ func (sc *textScanner) line(raw string) {
 		sc.generatingServer(t)
 	}
 	if t == "" {
+		sc.inBlock = false
 		if sc.cur >= 0 {
 			r := &sc.rcpts[sc.cur]
 			if n := len(r.lines); n > 0 && r.lines[n-1] != "" {
@@ -325,6 +338,16 @@ func (sc *textScanner) line(raw string) {
 	if sc.sendmailLine(t) {
 		return
 	}
+	if sc.cur >= 0 && sc.inBlock && indentOf(raw) > sc.curIndent && len(sc.rcpts[sc.cur].lines) > 0 {
+		// A wrapped line of the reply, indented below the line that
+		// named the recipient, continues that reply even when it starts
+		// with an address (Postfix: "<a@b>: host ... said: 550\n    5.1.1
+		// <a@b>... rejected").
+		if r := &sc.rcpts[sc.cur]; len(r.lines) < 200 {
+			r.lines = append(r.lines, t)
+		}
+		return
+	}
 	addr, rest := lineAddress(t)
 	if addr == "" && (sc.prevListing || sc.cur >= 0 && sc.rcpts[sc.cur].listed) {
 		// Right after "...failed to these recipients:", or after another
@@ -340,6 +363,7 @@ func (sc *textScanner) line(raw string) {
 		listed := sc.prevListing || sc.cur >= 0 && sc.rcpts[sc.cur].listed
 		sc.closeBlock()
 		sc.cur = sc.add(addr)
+		sc.curIndent, sc.inBlock = indentOf(raw), true
 		r := &sc.rcpts[sc.cur]
 		r.listed = r.listed || listed
 		if r.before == "" && len(sc.para) > 0 && !isSeparatorLine(sc.prev) {
@@ -530,7 +554,24 @@ func (sc *textScanner) add(addr string) int {
 	return len(sc.rcpts) - 1
 }
 
-func (sc *textScanner) closeBlock() { sc.cur = -1 }
+func (sc *textScanner) closeBlock() { sc.cur, sc.inBlock = -1, false }
+
+// indentOf returns the width of the white space line starts with, a tab
+// counting as eight.
+func indentOf(line string) int {
+	n := 0
+	for i := 0; i < len(line); i++ {
+		switch line[i] {
+		case ' ':
+			n++
+		case '\t':
+			n += 8
+		default:
+			return n
+		}
+	}
+	return n
+}
 
 // recipients returns the recipients read, without the bounce's own
 // recipient (the sender) unless it is the only one: a sender can mail

@@ -89,22 +89,6 @@ var textAutoReplySubjects = []string{
 	"absence", "away from",
 }
 
-// textOriginalMarkers start the copy of the original message after the notice.
-var textOriginalMarkers = []string{
-	"copy of the message",
-	"copy of your message",
-	"unsent message follows",
-	"message follows",
-	"original message",
-	"header of the original",
-	"headers of the original",
-	"returned message",
-	"below this line",
-	"message header follows",
-	"headers follow",
-	"original mail",
-}
-
 // textStrongSubjects name a bounce whoever sends it.
 var textStrongSubjects = []string{
 	"failure notice", "undeliverable", "undelivered mail", "returned mail",
@@ -174,37 +158,6 @@ func autoReplied(hdr func(string) string, subject string) bool {
 		strings.EqualFold(strings.TrimSpace(hdr("Precedence")), "auto_reply")
 }
 
-// textMTAPhrases are the openings of the notices of known MTAs: enough on
-// their own to call a message a bounce.
-var textMTAPhrases = []string{
-	"qmail-send program",
-	"created automatically by mail delivery software",
-	"transcript of session follows",
-	"this is the mail system at host",
-	"delivery to the following recipient failed permanently",
-	"delivery to the following recipients failed",
-	"did not reach the following recipient",
-	"diagnostic information for administrators",
-	"delivery has failed to these recipients",
-	"the following addresses had permanent fatal errors",
-	"i'm afraid i wasn't able to deliver",
-	"this is the mailer-daemon",
-	"dragonfly mail agent",
-	"there was an error delivering your mail",
-	"was not delivered to:",
-	"could not be delivered to:",
-	"not a member of this mailing list",
-}
-
-// textDelayPhrases say that the notice only warns of a delay.
-var textDelayPhrases = []string{
-	"this is a warning only", "this is a warning message only",
-	"has not yet been delivered",
-	"not yet been delivered", "will be retried", "will retry",
-	"delivery attempts will continue", "still trying", "delivery is delayed",
-	"delivery has been delayed", "will continue trying",
-}
-
 // delayedNotice reports whether the notice only warns of a delay; said
 // holds the notice's phrases.
 func delayedNotice(subject string, said *phrase.Set) bool {
@@ -214,36 +167,12 @@ func delayedNotice(subject string, said *phrase.Set) bool {
 	return indexFoldString(subject, "delay") >= 0 && indexFoldString(subject, "fail") < 0
 }
 
-// textFormats name the MTA family from the notice's wording; the first
-// whose phrase the notice holds wins.
-var textFormats = []struct{ phrase, format string }{
-	{"qmail-send program", FormatQmail},
-	{"this is the mail system at host", FormatPostfix},
-	{"transcript of session follows", FormatSendmail},
-	{"permanent fatal errors", FormatSendmail},
-	{"created automatically by mail delivery software", FormatExim},
-	{"did not reach the following recipient", FormatExchange},
-	{"diagnostic information for administrators", FormatExchange},
-	{"msexch", FormatExchange},
-	{"generating server", FormatExchange},
-	{"more info for email admins", FormatExchange},
-	// The same notice in other languages, and Exchange's own markers of
-	// a remote reply.
-	{"genererende server", FormatExchange},
-	{"generierender server", FormatExchange},
-	{"serveur de génération", FormatExchange},
-	{"remote server returned", FormatExchange},
-	{"> #smtp#", FormatExchange},
-	{"lotus", FormatNotes},
-	{"domino", FormatNotes},
-}
-
 // textFormat names the MTA family the notice comes from; said holds the
 // notice's phrases.
 func textFormat(said *phrase.Set) string {
 	g := noticeTable.format
 	if id := said.Next(g.lo); id >= 0 && id < g.hi {
-		return textFormats[id-g.lo].format
+		return families.families[families.formatFamily[id-g.lo]].Format
 	}
 	return FormatText
 }
@@ -276,21 +205,17 @@ func compileNoticePhrases() noticePhrases {
 		return g
 	}
 	var n noticePhrases
-	n.mta = group(textMTAPhrases)
+	n.mta = group(families.detectPhrases())
 	n.bounce = group(textBouncePhrases)
-	n.delay = group(textDelayPhrases)
-	formats := make([]string, len(textFormats))
-	for i, f := range textFormats {
-		formats[i] = f.phrase
-	}
-	n.format = group(formats)
+	n.delay = group(families.delayPhrases())
+	n.format = group(families.formatPhrases())
 	n.matcher = phrase.MustCompile(all, phrase.Options{})
 	return n
 }
 
 // Matchers of the phrase lists read line by line.
 var (
-	markerMatcher  = phrase.MustCompile(textOriginalMarkers, phrase.Options{})
+	markerMatcher  = phrase.MustCompile(families.markers(), phrase.Options{})
 	introMatcher   = phrase.MustCompile(textIntroPhrases, phrase.Options{})
 	failureMatcher = phrase.MustCompile(textFailureWords, phrase.Options{})
 	listMarkers    = phrase.MustCompile([]string{"following", "these recipients"}, phrase.Options{})
@@ -330,27 +255,54 @@ func cutOriginal(text string) string {
 	return text
 }
 
-// markerIndex returns where the first of textOriginalMarkers starts in
+// markerIndex returns where the first of the profiles' markers starts in
 // line, -1 when none is in it.
 func markerIndex(line string) int { return markerMatcher.Index(line) }
 
 // originalStarts reports whether the trimmed line t starts the copy of the
-// original message; marked tells whether it holds one of
-// textOriginalMarkers.
+// original message; marked tells whether it holds one of the profiles'
+// markers. Only a heading or a separator cuts the notice, never a
+// sentence: Postfix's "You can delete your own text from the attached
+// returned message." names the copy but is part of the notice, and the
+// recipients follow it.
 func originalStarts(t string, marked bool) bool {
 	if hasPrefixFoldString(t, "Return-Path:") || hasPrefixFoldString(t, "Received: from") ||
 		hasPrefixFoldString(t, "Received: (") {
 		return true
 	}
-	if !marked {
+	if families.originalHeading(t) {
+		return true
+	}
+	if !marked || families.boilerplate(t) {
 		return false
 	}
-	sep := t[0] == '-' || t[0] == '=' || t[0] == '*' || t[0] == '[' || t[0] == '_'
-	// A heading of its own, "Original Message:" or Office 365's
-	// "Original Message Headers", also starts it (not the "Original
-	// Message Details" that sum the original up inside the notice).
-	heading := len(t) < 40 && (strings.HasSuffix(t, ":") || hasSuffixFold(t, "headers"))
-	return sep || heading || containsAnyFold(t, []string{"follow", "below", "enclosed", "attached"})
+	if t[0] == '-' || t[0] == '=' || t[0] == '*' || t[0] == '[' || t[0] == '_' {
+		return true
+	}
+	return headingLine(t)
+}
+
+// headingLine reports whether t reads as a heading of its own ("Original
+// Message:", "Original Message Headers", "The original message follows",
+// "Unsent message below") rather than a sentence: short, not closed by a
+// full stop, and ending in a colon, "headers", or a word that points at
+// what comes next ("Original message follows."). Office 365's "Original
+// Message Details" sums the original up inside the notice and is no
+// heading of the copy.
+func headingLine(t string) bool {
+	if len(t) >= 60 || strings.Contains(t, ". ") {
+		return false
+	}
+	t = strings.TrimRight(t, " -=*#")
+	if strings.HasSuffix(t, ".") {
+		// One short sentence that points at what follows is a heading;
+		// anything else closed by a full stop is a sentence.
+		t = t[:len(t)-1]
+		return hasSuffixFold(t, "follows") || hasSuffixFold(t, "below")
+	}
+	return strings.HasSuffix(t, ":") || hasSuffixFold(t, "headers") ||
+		hasSuffixFold(t, "follows") || hasSuffixFold(t, "follow") || hasSuffixFold(t, "below") ||
+		hasSuffixFold(t, "enclosed") || hasSuffixFold(t, "attached")
 }
 
 // isSeparatorLine reports whether t is a section separator such as

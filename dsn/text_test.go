@@ -66,6 +66,14 @@ func TestScanText(t *testing.T) {
 		{"text-postfix.eml", FormatPostfix, []wantRecipient{
 			{"judy@example.net", "failed", "5.7.1", "550", "block list"},
 		}},
+		// The human-readable part alone: its boilerplate mentions the
+		// "attached returned message" in a sentence, which starts no
+		// copy; a wrapped line starting with an address continues the
+		// reply.
+		{"text-postfix-bare.eml", FormatPostfix, []wantRecipient{
+			{"nina@remote.example.net", "failed", "5.1.1", "550", "virtual mailbox table"},
+			{"oscar@remote.example.net", "failed", "5.7.1", "550", "takes no mail from you"},
+		}},
 		{"text-exchange2003.eml", FormatExchange, []wantRecipient{
 			{"karl@example.net", "failed", "", "", "recipient name is not recognized"},
 		}},
@@ -455,8 +463,7 @@ func TestScanSESEnvelope(t *testing.T) {
 // The phrase tables are matched against lower-cased text.
 func TestTextPhrasesLowerCase(t *testing.T) {
 	for name, list := range map[string][]string{
-		"textBouncePhrases": textBouncePhrases, "textMTAPhrases": textMTAPhrases,
-		"textOriginalMarkers": textOriginalMarkers, "textIntroPhrases": textIntroPhrases,
+		"textBouncePhrases": textBouncePhrases, "textIntroPhrases": textIntroPhrases,
 		"textFailureWords": textFailureWords,
 	} {
 		for _, p := range list {
@@ -498,6 +505,11 @@ func TestCutOriginal(t *testing.T) {
 		{"a@b\nmx.example.net #<gw #5.0.0 smtp;550 5.7.606 Access denied> #SMTP#Original message headers:\nTo: a@b\n",
 			"a@b\nmx.example.net #<gw #5.0.0 smtp;550 5.7.606 Access denied> #SMTP#"},
 		{"nothing of the original here\n", "nothing of the original here\n"},
+		// A sentence that names the copy is no heading.
+		{"Report\nYou can delete your own text from the attached returned message.\n\n<a@b>: 550 x\n",
+			"Report\nYou can delete your own text from the attached returned message.\n\n<a@b>: 550 x\n"},
+		{"Report\nOriginal message follows.\nTo: a@b\n", "Report\n"},
+		{"Report\n------ This is a copy of the message, including all the headers. ------\nTo: a@b\n", "Report\n"},
 	}
 	for _, tt := range tests {
 		if got := cutOriginal(tt.in); got != tt.want {
