@@ -22,6 +22,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rebound-mail/rebound/bounce"
 	"github.com/rebound-mail/rebound/dsn"
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
@@ -331,14 +332,12 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 
 // analyze runs the analyzer, turning a panic into an error so that a
 // decoder bug makes an unrecognized message rather than a lost one.
-func (s *Server) analyze(raw []byte, source string) (recs []record.Record, rep *dsn.Report, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			s.log.Error("decoder panic; message stored as unrecognized", "panic", v)
-			recs, rep, err = nil, nil, fmt.Errorf("decoder panic: %v", v)
-		}
-	}()
-	return s.analyzer.Analyze(raw, source)
+func (s *Server) analyze(raw []byte, source string) ([]record.Record, *dsn.Report, error) {
+	recs, rep, err := bounce.SafeAnalyze(s.analyzer, raw, source)
+	if pe, ok := err.(*bounce.PanicError); ok {
+		s.log.Error("decoder panic; message stored as unrecognized", "panic", pe.Value, "stack", string(pe.Stack))
+	}
+	return recs, rep, err
 }
 
 // slogLogger adapts slog to go-smtp's logger.

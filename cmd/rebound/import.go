@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,8 +73,10 @@ type importSummary struct {
 }
 
 // importMessages stores every message of paths. Several workers decode and
-// save at once, so that the store commits their saves together.
-func importMessages(ctx context.Context, an *bounce.Analyzer, st store.Store, in *mailbox.Reader, paths []string, progress, stderr io.Writer) *importSummary {
+// save at once, so that the store commits their saves together. A message
+// that makes the decoder panic is stored as unrecognized, like one that
+// cannot be decoded, and counted as an error with the panic on stderr.
+func importMessages(ctx context.Context, an bounce.MessageAnalyzer, st store.Store, in *mailbox.Reader, paths []string, progress, stderr io.Writer) *importSummary {
 	sum := &importSummary{}
 	work := make(chan mailbox.Message, 64)
 	var errMu sync.Mutex
@@ -91,7 +95,10 @@ func importMessages(ctx context.Context, an *bounce.Analyzer, st store.Store, in
 		go func() {
 			defer wg.Done()
 			for m := range work {
-				res, nrecs, unrec, err := importOne(ctx, an, st, m)
+				res, err := importOne(ctx, an, st, m)
+				if res.panic != nil {
+					report("%s: %v\n%s", m.Source, res.panic, strings.TrimSuffix(panicStack(res.panic), "\n"))
+				}
 				if err != nil {
 					report("%s: %v", m.Source, err)
 					continue
@@ -100,9 +107,9 @@ func importMessages(ctx context.Context, an *bounce.Analyzer, st store.Store, in
 				if res.Duplicate {
 					sum.duplicates.Add(1)
 				} else {
-					sum.records.Add(int64(nrecs))
+					sum.records.Add(int64(res.records))
 				}
-				if unrec {
+				if res.unrecognized {
 					sum.unrecognized.Add(1)
 				}
 			}
@@ -149,14 +156,26 @@ func importMessages(ctx context.Context, an *bounce.Analyzer, st store.Store, in
 	return sum
 }
 
+// importResult is what became of one stored message.
+type importResult struct {
+	store.SaveResult
+	records      int
+	unrecognized bool
+	// panic is set when the decoder panicked on the message, which is
+	// then stored as unrecognized.
+	panic *bounce.PanicError
+}
+
 // importOne decodes and stores one message; a message that cannot be
-// decoded is stored as unrecognized.
-func importOne(ctx context.Context, an *bounce.Analyzer, st store.Store, m mailbox.Message) (store.SaveResult, int, bool, error) {
+// decoded, or makes the decoder panic, is stored as unrecognized.
+func importOne(ctx context.Context, an bounce.MessageAnalyzer, st store.Store, m mailbox.Message) (importResult, error) {
 	now := time.Now().UTC()
 	msg := &store.Message{ReceivedAt: now, Source: m.Source, Raw: m.Data}
-	recs, rep, err := an.Analyze(m.Data, m.Source)
+	var out importResult
+	recs, rep, err := bounce.SafeAnalyze(an, m.Data, m.Source)
 	if err != nil {
 		msg.ParseError = err.Error()
+		errors.As(err, &out.panic)
 	} else {
 		if rep != nil {
 			msg.Format = rep.Format
@@ -168,9 +187,10 @@ func importOne(ctx context.Context, an *bounce.Analyzer, st store.Store, m mailb
 	}
 	res, err := st.Save(ctx, msg)
 	if err != nil {
-		return res, 0, false, err
+		return out, err
 	}
-	return res, len(msg.Records), len(msg.Records) == 0, nil
+	out.SaveResult, out.records, out.unrecognized = res, len(msg.Records), len(msg.Records) == 0
+	return out, nil
 }
 
 // isTerminal reports whether w is a terminal (a character device), where a

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/rebound-mail/rebound/bounce"
@@ -65,7 +66,10 @@ type parseResult struct {
 	err  error
 }
 
-func parseInputs(an *bounce.Analyzer, in *mailbox.Reader, paths []string, asJSON bool, stdout, stderr io.Writer) int {
+// parseInputs prints the records of every message of paths. A message
+// that cannot be decoded, or that makes the decoder panic, is named on
+// stderr and skipped; the others are still printed, and the status is 1.
+func parseInputs(an bounce.MessageAnalyzer, in *mailbox.Reader, paths []string, asJSON bool, stdout, stderr io.Writer) int {
 	workers := runtime.GOMAXPROCS(0)
 	// order carries the jobs in input order to the writer, work carries
 	// them to whichever worker is free; the buffer bounds the messages in
@@ -90,7 +94,7 @@ func parseInputs(an *bounce.Analyzer, in *mailbox.Reader, paths []string, asJSON
 					j.done <- parseResult{err: j.err}
 					continue
 				}
-				recs, _, err := an.Analyze(j.msg.Data, j.msg.Source)
+				recs, _, err := bounce.SafeAnalyze(an, j.msg.Data, j.msg.Source)
 				if err != nil {
 					err = fmt.Errorf("%s: %w", j.msg.Source, err)
 				}
@@ -112,7 +116,7 @@ func parseInputs(an *bounce.Analyzer, in *mailbox.Reader, paths []string, asJSON
 		if res.err != nil {
 			out.flush()
 			bw.Flush()
-			fmt.Fprintf(stderr, "rebound parse: %v\n", res.err)
+			fmt.Fprintf(stderr, "rebound parse: %v\n%s", res.err, panicStack(res.err))
 			status = 1
 			continue
 		}
@@ -145,6 +149,22 @@ func parseInputs(an *bounce.Analyzer, in *mailbox.Reader, paths []string, asJSON
 		return 1
 	}
 	return status
+}
+
+// panicStack returns the stack of the decoder panic err carries, indented
+// below the error line, for a bug report; "" for other errors.
+func panicStack(err error) string {
+	var pe *bounce.PanicError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	var sb strings.Builder
+	for _, line := range strings.SplitAfter(strings.TrimRight(string(pe.Stack), "\n"), "\n") {
+		sb.WriteString("\t")
+		sb.WriteString(line)
+	}
+	sb.WriteString("\n")
+	return sb.String()
 }
 
 // A recordWriter prints records as JSON Lines or as an aligned table; the

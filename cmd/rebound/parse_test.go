@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/rebound-mail/rebound/bounce"
+	"github.com/rebound-mail/rebound/dsn"
+	"github.com/rebound-mail/rebound/mailbox"
 	"github.com/rebound-mail/rebound/record"
 )
 
@@ -177,5 +182,75 @@ func TestParseStdin(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"source":"-"`) || !strings.Contains(out.String(), "in@example.com") {
 		t.Errorf("output %s", out.String())
+	}
+}
+
+// poisonAnalyzer is the real analyzer, except that a message with the
+// header field "X-Poison: yes" makes it slice past the end of a short
+// value, as a decoder bug would.
+type poisonAnalyzer struct{ real bounce.MessageAnalyzer }
+
+func (a poisonAnalyzer) Analyze(msg []byte, source string) ([]record.Record, *dsn.Report, error) {
+	if bytes.Contains(msg, []byte("\nX-Poison: yes\n")) {
+		value, n := "255", 4
+		_ = value[n:]
+	}
+	return a.real.Analyze(msg, source)
+}
+
+func newPoisonAnalyzer(t *testing.T) poisonAnalyzer {
+	t.Helper()
+	an, err := newAnalyzer("en", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return poisonAnalyzer{an}
+}
+
+// poisonMbox writes an mbox of three bounces, the second of which
+// poisons the decoder, and returns its path.
+func poisonMbox(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "bounces.mbox")
+	poison := strings.Replace(dsnFor("b@example.com"), "\nMIME-Version:", "\nX-Poison: yes\nMIME-Version:", 1)
+	writeFile(t, p, "From x Thu Mar  5 12:00:00 2026\n"+dsnFor("a@example.com")+"\n"+
+		"From y Thu Mar  5 12:00:00 2026\n"+poison+"\n"+
+		"From z Thu Mar  5 12:00:00 2026\n"+dsnFor("c@example.com"))
+	return p
+}
+
+// A message that makes the decoder panic is named on stderr with its
+// place in the mbox; the messages around it are still printed.
+func TestParsePanicPerMessage(t *testing.T) {
+	dir := t.TempDir()
+	box := poisonMbox(t, dir)
+	after := filepath.Join(dir, "after.eml")
+	writeFile(t, after, dsnFor("d@example.com"))
+
+	var out, errOut bytes.Buffer
+	in := &mailbox.Reader{MaxSize: int64(dsn.DefaultLimits.MaxMessageSize)}
+	status := parseInputs(newPoisonAnalyzer(t), in, []string{box, after}, true, &out, &errOut)
+	if status != 1 {
+		t.Errorf("exit %d, want 1", status)
+	}
+	msg := errOut.String()
+	want := "rebound parse: " + box + ":2: decoder panic: runtime error: slice bounds out of range [4:3]\n"
+	if !strings.HasPrefix(msg, want) {
+		t.Errorf("stderr does not start %q:\n%s", want, msg)
+	}
+	if !strings.Contains(msg, "\tgithub.com/rebound-mail/rebound/cmd/rebound.poisonAnalyzer.Analyze") {
+		t.Errorf("stderr holds no stack naming the panicking function:\n%s", msg)
+	}
+	var got []string
+	for _, r := range decodeRecords(t, out.String()) {
+		got = append(got, fmt.Sprintf("%s#%d %s", filepath.Base(r.Source), r.Index, r.Recipient))
+	}
+	wantRecs := []string{
+		"bounces.mbox#1 a@example.com", "bounces.mbox#2 second-a@example.com",
+		"bounces.mbox#3 c@example.com", "bounces.mbox#4 second-c@example.com",
+		"after.eml#1 d@example.com", "after.eml#2 second-d@example.com",
+	}
+	if !slices.Equal(got, wantRecs) {
+		t.Errorf("records\n got %q\nwant %q", got, wantRecs)
 	}
 }
