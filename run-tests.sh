@@ -69,6 +69,7 @@ step "corpus accuracy bars" corpus_bars
 
 if [ "${REBOUND_SKIP_E2E:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
   step "end to end with Postfix and Exim" bash .ci/e2e.sh
+  step "replies matrix: real MTAs x provider replies x forwarding and encodings" bash .ci/matrix.sh
   step "crash safety" bash .ci/crash.sh
 fi
 
