@@ -26,6 +26,9 @@
 //   - Every newly stored record is scored by suppress.Policy.Apply in the
 //     transaction that stores it, and every block record opens or extends an
 //     incident for its destination.
+//   - A record's Confidence and Evidence are stored as given and read back
+//     as stored; records stored before the schema had them read back with
+//     both empty, and an empty Confidence is treated as high (see Query).
 package store
 
 import (
@@ -71,14 +74,21 @@ type SaveResult struct {
 // Query selects stored records. Zero fields do not restrict. Recipient and
 // Domain match without regard to case; Since and Until bound the record's
 // ReceivedAt as Since <= t < Until.
+//
+// Confidence record.ConfidenceHigh selects the records judged high and
+// those without a confidence (stored before verdicts had one, or by a
+// caller that did not judge it: the suppression policy treats them as
+// high, see suppress.LowConfidence); record.ConfidenceLow selects all
+// others. Any other value matches exactly.
 type Query struct {
-	Recipient string
-	Domain    string
-	Reason    string
-	Class     string
-	Since     time.Time
-	Until     time.Time
-	Limit     int // 0: no limit
+	Recipient  string
+	Domain     string
+	Reason     string
+	Class      string
+	Confidence string
+	Since      time.Time
+	Until      time.Time
+	Limit      int // 0: no limit
 }
 
 // MessageQuery selects stored messages. Zero fields do not restrict.
@@ -139,6 +149,9 @@ type Suppression struct {
 	Since    time.Time `json:"since"`
 	Expires  time.Time `json:"expires,omitzero"` // zero: never
 	Evidence []string  `json:"evidence,omitempty"`
+	// LowConfidence lists the keys of Evidence that were hard bounces with
+	// low confidence (see suppress.State).
+	LowConfidence []string `json:"low_confidence,omitempty"`
 }
 
 // Incident is a sending-side problem: blocks from one destination for one

@@ -150,6 +150,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return err
 	}
+	return migrateSteps(ctx, pool, ms)
+}
+
+// migrateSteps brings the schema to the last of ms (tests give fewer steps
+// to make the schema of an older program).
+func migrateSteps(ctx context.Context, pool *pgxpool.Pool, ms []sqlstore.Migration) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err

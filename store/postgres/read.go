@@ -66,16 +66,19 @@ func (s *Store) Message(ctx context.Context, id int64) (*store.Message, error) {
 	return &m, nil
 }
 
-// scanAddress reads a row of sqlstore.AddressColumns, whose evidence is a
-// text array.
+// scanAddress reads a row of sqlstore.AddressColumns, whose lists of
+// record keys are text arrays.
 func scanAddress(row sqlstore.Scanner) (suppress.State, error) {
-	var evidence []string
-	st, err := sqlstore.ScanAddress(row, &evidence)
+	var evidence, low []string
+	st, err := sqlstore.ScanAddress(row, &evidence, &low)
 	if err != nil {
 		return st, err
 	}
 	if len(evidence) > 0 {
 		st.Evidence = evidence
+	}
+	if len(low) > 0 {
+		st.LowConfidence = low
 	}
 	return st, nil
 }

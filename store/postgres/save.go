@@ -367,6 +367,7 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 		key, address, domain, source, recipient, origRcpt, action, status, smtp  = col(), col(), col(), col(), col(), col(), col(), col(), col()
 		diag, remoteMTA, reportingMTA, reason, class, owner, advice, expl, entry = col(), col(), col(), col(), col(), col(), col(), col(), col()
 		feedback, origID, origFrom, origTo, origSubject, headers, format         = col(), col(), col(), col(), col(), col(), col()
+		confidence, evidence                                                     = col(), col()
 		idx                                                                      = make([]int64, 0, n)
 		received                                                                 = make([]int64, 0, n)
 		auth                                                                     = make([]bool, 0, n)
@@ -401,25 +402,27 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 		format = append(format, text(r.Format))
 		received = append(received, sqlstore.UnixNano(r.ReceivedAt))
 		auth = append(auth, r.Authenticated)
+		confidence = append(confidence, text(r.Confidence))
+		evidence = append(evidence, text(r.Evidence))
 	}
 	inserted := make(map[string]bool, n)
 	b.Queue(`INSERT INTO records (message_id, key, address, recipient_domain,
 		source, idx, recipient, original_recipient, action, status, smtp_code, diagnostic,
 		remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation, catalog_entry,
 		feedback_type, original_message_id, original_from, original_to, original_subject,
-		original_headers, format, received_at, authenticated)
-		SELECT m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au
+		original_headers, format, received_at, authenticated, confidence, evidence)
+		SELECT m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
 			$14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
 			$21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-			$28::bigint[], $29::bool[])
-			WITH ORDINALITY AS u(m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, n)
+			$28::bigint[], $29::bool[], $30::text[], $31::text[])
+			WITH ORDINALITY AS u(m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, n)
 			ORDER BY n
 		ON CONFLICT (key) DO NOTHING RETURNING key`,
 		msg, key, address, domain, source, idx, recipient, origRcpt, action, status, smtp, diag,
 		remoteMTA, reportingMTA, reason, class, owner, advice, expl, entry, feedback, origID,
-		origFrom, origTo, origSubject, headers, format, received, auth).Query(func(rows pgx.Rows) error {
+		origFrom, origTo, origSubject, headers, format, received, auth, confidence, evidence).Query(func(rows pgx.Rows) error {
 		var k string
 		_, err := pgx.ForEachRow(rows, []any{&k}, func() error {
 			inserted[k] = true
@@ -529,6 +532,7 @@ func queueStoreStates(b *pgx.Batch, states []suppress.State) error {
 	n := len(states)
 	var (
 		address, cause, reason, evidence = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		low                              = make([]string, 0, n)
 		soft                             = make([]int32, 0, n)
 		window, last, since, expires     = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
 		suppressed                       = make([]bool, 0, n)
@@ -543,27 +547,40 @@ func queueStoreStates(b *pgx.Batch, states []suppress.State) error {
 		reason = append(reason, text(st.Reason))
 		since = append(since, sqlstore.UnixNano(st.Since))
 		expires = append(expires, sqlstore.UnixNano(st.Expires))
-		// Evidence goes as one JSON array per row: unnest cannot take
-		// an array of arrays of different lengths.
-		ev := make([]string, len(st.Evidence))
-		for i, k := range st.Evidence {
-			ev[i] = text(k)
-		}
-		b, err := json.Marshal(ev)
+		// The lists of keys go as one JSON array per row: unnest cannot
+		// take an array of arrays of different lengths.
+		ev, err := encodeKeys(st.Evidence)
 		if err != nil {
 			return fmt.Errorf("postgres: encoding evidence: %w", err)
 		}
-		evidence = append(evidence, string(b))
+		evidence = append(evidence, ev)
+		lc, err := encodeKeys(st.LowConfidence)
+		if err != nil {
+			return fmt.Errorf("postgres: encoding low-confidence marks: %w", err)
+		}
+		low = append(low, lc)
 	}
 	b.Queue(`UPDATE addresses AS a SET soft_count = u.sc, window_start = u.ws,
 		last_bounce = u.lb, suppressed = u.su, cause = u.ca, reason = u.re, since = u.si,
 		expires = u.ex,
-		evidence = ARRAY(SELECT json_array_elements_text(u.ev::json))
+		evidence = ARRAY(SELECT json_array_elements_text(u.ev::json)),
+		low_confidence = ARRAY(SELECT json_array_elements_text(u.lc::json))
 		FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bool[], $6::text[],
-			$7::text[], $8::bigint[], $9::bigint[], $10::text[]) AS u(ad, sc, ws, lb, su, ca, re, si, ex, ev)
+			$7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+			AS u(ad, sc, ws, lb, su, ca, re, si, ex, ev, lc)
 		WHERE a.address = u.ad`,
-		address, soft, window, last, suppressed, cause, reason, since, expires, evidence)
+		address, soft, window, last, suppressed, cause, reason, since, expires, evidence, low)
 	return nil
+}
+
+// encodeKeys is a list of record keys as one JSON array of storable text.
+func encodeKeys(keys []string) (string, error) {
+	clean := make([]string, len(keys))
+	for i, k := range keys {
+		clean[i] = text(k)
+	}
+	b, err := json.Marshal(clean)
+	return string(b), err
 }
 
 // incident is one row of incidents as the batch sees it.

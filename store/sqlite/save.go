@@ -84,7 +84,7 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 			r.Diagnostic, r.RemoteMTA, r.ReportingMTA, r.Reason, r.Class, r.FixOwner, r.Advice,
 			r.Explanation, r.CatalogEntry, r.FeedbackType, r.OriginalMessageID, r.OriginalFrom,
 			r.OriginalTo, r.OriginalSubject, pr.Headers, r.Format, sqlstore.UnixNano(r.ReceivedAt),
-			r.Authenticated)
+			r.Authenticated, r.Confidence, r.Evidence)
 		if err != nil {
 			return store.SaveResult{}, fmt.Errorf("sqlite: storing record %d: %w", r.Index, err)
 		}
@@ -168,35 +168,55 @@ func (w *writer) loadAddress(address string) (suppress.State, error) {
 }
 
 func (w *writer) storeAddress(st suppress.State) error {
-	ev := "[]"
-	if len(st.Evidence) > 0 {
-		b, err := json.Marshal(st.Evidence)
-		if err != nil {
-			return fmt.Errorf("sqlite: encoding evidence: %w", err)
-		}
-		ev = string(b)
+	ev, err := encodeKeys(st.Evidence)
+	if err != nil {
+		return fmt.Errorf("sqlite: encoding evidence: %w", err)
 	}
-	_, err := w.stmts.storeAddress.ExecContext(context.Background(), st.Address, st.SoftCount,
+	low, err := encodeKeys(st.LowConfidence)
+	if err != nil {
+		return fmt.Errorf("sqlite: encoding low-confidence marks: %w", err)
+	}
+	_, err = w.stmts.storeAddress.ExecContext(context.Background(), st.Address, st.SoftCount,
 		sqlstore.UnixNano(st.WindowStart), sqlstore.UnixNano(st.LastBounce), st.Suppressed, st.Cause, st.Reason,
-		sqlstore.UnixNano(st.Since), sqlstore.UnixNano(st.Expires), ev)
+		sqlstore.UnixNano(st.Since), sqlstore.UnixNano(st.Expires), ev, low)
 	if err != nil {
 		return fmt.Errorf("sqlite: storing state of %s: %w", st.Address, err)
 	}
 	return nil
 }
 
-// scanAddress reads a row of sqlstore.AddressColumns, whose evidence is a
-// JSON array.
+// encodeKeys is a list of record keys as stored: a JSON array, [] for none.
+func encodeKeys(keys []string) (string, error) {
+	if len(keys) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(keys)
+	return string(b), err
+}
+
+// decodeKeys reads what encodeKeys stored; none is nil.
+func decodeKeys(s string) ([]string, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
+	}
+	var keys []string
+	err := json.Unmarshal([]byte(s), &keys)
+	return keys, err
+}
+
+// scanAddress reads a row of sqlstore.AddressColumns, whose lists of
+// record keys are JSON arrays.
 func scanAddress(row sqlstore.Scanner) (suppress.State, error) {
-	var evidence string
-	st, err := sqlstore.ScanAddress(row, &evidence)
+	var evidence, low string
+	st, err := sqlstore.ScanAddress(row, &evidence, &low)
 	if err != nil {
 		return st, err
 	}
-	if evidence != "" && evidence != "[]" {
-		if err := json.Unmarshal([]byte(evidence), &st.Evidence); err != nil {
-			return st, fmt.Errorf("decoding evidence of %s: %w", st.Address, err)
-		}
+	if st.Evidence, err = decodeKeys(evidence); err != nil {
+		return st, fmt.Errorf("decoding evidence of %s: %w", st.Address, err)
+	}
+	if st.LowConfidence, err = decodeKeys(low); err != nil {
+		return st, fmt.Errorf("decoding low-confidence marks of %s: %w", st.Address, err)
 	}
 	return st, nil
 }

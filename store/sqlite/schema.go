@@ -26,6 +26,12 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 	if err != nil {
 		return err
 	}
+	return migrateSteps(ctx, conn, ms)
+}
+
+// migrateSteps brings the database on conn to the last of ms (tests give
+// fewer steps to make the database of an older program).
+func migrateSteps(ctx context.Context, conn *sql.Conn, ms []sqlstore.Migration) error {
 	if _, err := conn.ExecContext(ctx, sqlstore.CreateVersionTable); err != nil {
 		return fmt.Errorf("creating schema_version: %w", err)
 	}

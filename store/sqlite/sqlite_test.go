@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,13 +14,52 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rebound.db"), store.Options{})
+	storetest.Run(t, storetest.Backend{
+		Open: func(t *testing.T, opts store.Options) store.Store {
+			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rebound.db"), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Legacy: legacy,
+	})
+}
+
+// legacy makes a database of schema version 1 for the upgrade test of the
+// suite; its lists of record keys are JSON arrays.
+func legacy(t *testing.T) (func(string, ...any) error, func(store.Options) store.Store) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := sqlite.CreateAtVersion(ctx, path, 1); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(query string, args ...any) error {
+		for i, a := range args {
+			if keys, ok := a.([]string); ok {
+				b, err := json.Marshal(keys)
+				if err != nil {
+					return err
+				}
+				args[i] = string(b)
+			}
+		}
+		db, err := sql.Open("sqlite", path)
 		if err != nil {
-			t.Fatal(err)
+			return err
+		}
+		defer db.Close()
+		_, err = db.ExecContext(ctx, query, args...)
+		return err
+	}
+	open := func(opts store.Options) store.Store {
+		s, err := sqlite.Open(ctx, path, opts)
+		if err != nil {
+			t.Fatalf("opening the old database: %v", err)
 		}
 		return s
-	})
+	}
+	return exec, open
 }
 
 // BenchmarkSaveParallel measures durable saves from 32 concurrent callers;

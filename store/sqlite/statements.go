@@ -41,14 +41,15 @@ func prepare(conn *sql.Conn) (*statements, error) {
 			ON CONFLICT (content_hash) DO NOTHING`},
 		{&st.messageByHash, `SELECT id FROM messages WHERE content_hash = ?`},
 		{&st.insertRecord, `INSERT INTO records (message_id, key, address, recipient_domain, ` + sqlstore.RecordColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.loadAddress, `SELECT ` + sqlstore.AddressColumns + ` FROM addresses WHERE address = ?`},
 		{&st.storeAddress, `INSERT INTO addresses (` + sqlstore.AddressColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (address) DO UPDATE SET soft_count = excluded.soft_count,
 			window_start = excluded.window_start, last_bounce = excluded.last_bounce,
 			suppressed = excluded.suppressed, cause = excluded.cause, reason = excluded.reason,
-			since = excluded.since, expires = excluded.expires, evidence = excluded.evidence`},
+			since = excluded.since, expires = excluded.expires, evidence = excluded.evidence,
+			low_confidence = excluded.low_confidence`},
 		// The incident a block at time t joins: same destination and code,
 		// and t within the quiet period of its span.
 		{&st.findIncident, `SELECT id, first_seen, last_seen FROM incidents

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
 	"github.com/rebound-mail/rebound/suppress"
 )
@@ -79,6 +80,17 @@ func (q Queries) Records(rq store.Query) (string, []any) {
 	}
 	if rq.Class != "" {
 		w.Add("class = ?", q.clean(rq.Class))
+	}
+	switch rq.Confidence {
+	case "":
+	case record.ConfidenceHigh:
+		// Records without a confidence were stored before it was judged
+		// and were scored as sure (suppress.LowConfidence).
+		w.Add("confidence IN (?, '')", record.ConfidenceHigh)
+	case record.ConfidenceLow:
+		w.Add("confidence NOT IN (?, '')", record.ConfidenceHigh)
+	default:
+		w.Add("confidence = ?", q.clean(rq.Confidence))
 	}
 	w.TimeRange("received_at", rq.Since, rq.Until)
 	return `SELECT ` + RecordColumns + ` FROM records` + w.SQL() +

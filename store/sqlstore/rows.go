@@ -15,12 +15,12 @@ import (
 const RecordColumns = `source, idx, recipient, original_recipient, action, status, smtp_code,
 	diagnostic, remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation,
 	catalog_entry, feedback_type, original_message_id, original_from, original_to,
-	original_subject, original_headers, format, received_at, authenticated`
+	original_subject, original_headers, format, received_at, authenticated, confidence, evidence`
 
 // AddressColumns are the columns of a suppression state, in the order
 // ScanAddress expects.
 const AddressColumns = `address, soft_count, window_start, last_bounce, suppressed, cause, reason,
-	since, expires, evidence`
+	since, expires, evidence, low_confidence`
 
 // MessageColumns are the columns of a message's envelope, in the order
 // ScanMessage expects.
@@ -37,7 +37,7 @@ func scanRecord(row Scanner) (r record.Record, decodeErr, err error) {
 		&r.Status, &r.SMTPCode, &r.Diagnostic, &r.RemoteMTA, &r.ReportingMTA, &r.Reason,
 		&r.Class, &r.FixOwner, &r.Advice, &r.Explanation, &r.CatalogEntry, &r.FeedbackType,
 		&r.OriginalMessageID, &r.OriginalFrom, &r.OriginalTo, &r.OriginalSubject, &headers,
-		&r.Format, &received, &r.Authenticated)
+		&r.Format, &received, &r.Authenticated, &r.Confidence, &r.Evidence)
 	if err != nil {
 		return r, nil, err
 	}
@@ -110,9 +110,10 @@ func CollectMessages(rows Rows) ([]store.Message, error) {
 }
 
 // ScanAddress reads one row of AddressColumns into a state, all but the
-// evidence, which the backends store differently: it is scanned into
-// evidence for the caller to decode.
-func ScanAddress(row Scanner, evidence any) (suppress.State, error) {
+// lists of record keys, which the backends store differently: the
+// evidence and the low-confidence marks are scanned into evidence and
+// lowConfidence for the caller to decode.
+func ScanAddress(row Scanner, evidence, lowConfidence any) (suppress.State, error) {
 	// One variable for every destination: scanning is on the path of each
 	// Save, and they escape together in one allocation.
 	var v struct {
@@ -120,7 +121,7 @@ func ScanAddress(row Scanner, evidence any) (suppress.State, error) {
 		window, last, since, expires int64
 	}
 	err := row.Scan(&v.st.Address, &v.st.SoftCount, &v.window, &v.last, &v.st.Suppressed, &v.st.Cause,
-		&v.st.Reason, &v.since, &v.expires, evidence)
+		&v.st.Reason, &v.since, &v.expires, evidence, lowConfidence)
 	if err != nil {
 		return v.st, err
 	}
@@ -180,6 +181,8 @@ func SuppressionOf(st suppress.State) store.Suppression {
 		Since:    st.Since,
 		Expires:  st.Expires,
 		Evidence: st.Evidence,
+
+		LowConfidence: st.LowConfidence,
 	}
 }
 
@@ -188,5 +191,6 @@ func StateEqual(a, b suppress.State) bool {
 	return a.Address == b.Address && a.SoftCount == b.SoftCount &&
 		a.WindowStart.Equal(b.WindowStart) && a.LastBounce.Equal(b.LastBounce) &&
 		a.Suppressed == b.Suppressed && a.Cause == b.Cause && a.Reason == b.Reason &&
-		a.Since.Equal(b.Since) && a.Expires.Equal(b.Expires) && slices.Equal(a.Evidence, b.Evidence)
+		a.Since.Equal(b.Since) && a.Expires.Equal(b.Expires) && slices.Equal(a.Evidence, b.Evidence) &&
+		slices.Equal(a.LowConfidence, b.LowConfidence)
 }

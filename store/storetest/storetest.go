@@ -33,10 +33,25 @@ func fixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// Run runs the suite. open must return a new, empty store opened with the
-// zero store.Options but for the backend's own settings (so the policy is
-// suppress.DefaultPolicy); the suite closes it.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+// Backend is what the suite needs of a backend.
+type Backend struct {
+	// Open returns a new, empty store opened with opts and the backend's
+	// own settings; the suite closes it. Most tests give the zero
+	// store.Options, so the policy is suppress.DefaultPolicy.
+	Open func(t *testing.T, opts store.Options) store.Store
+	// Legacy, for the SQL backends, makes a new database at schema
+	// version 1, as the last program before records had a confidence left
+	// it. exec runs one statement of that schema in it, with "?" for its
+	// arguments; an argument of type []string is a list of record keys
+	// (addresses.evidence) for exec to encode as the backend stores them.
+	// open opens the database with this program, which migrates it; the
+	// suite closes the store. Nil skips the upgrade test.
+	Legacy func(t *testing.T) (exec func(query string, args ...any) error, open func(opts store.Options) store.Store)
+}
+
+// Run runs the suite against b.
+func Run(t *testing.T, b Backend) {
+	open := func(t *testing.T) store.Store { return b.Open(t, store.Options{}) }
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -58,6 +73,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ManualSuppression", testManualSuppression},
 		{"Expiry", testExpiry},
 		{"CanceledSave", testCanceledSave},
+		{"ConfidenceRoundTrip", testConfidenceRoundTrip},
+		{"QueryConfidence", testQueryConfidence},
+		{"LowConfidenceHardCountsAsSoft", testLowConfidenceHardCountsAsSoft},
+		{"LowConfidenceHardInOneMessage", testLowConfidenceHardInOneMessage},
+		{"EmptyConfidenceIsHigh", testEmptyConfidenceIsHigh},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +90,32 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, s)
 		})
 	}
+	// Tests of a policy other than the default open their own stores.
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, open func(store.Options) store.Store)
+	}{
+		{"LowConfidenceHardSuppress", testLowConfidenceHardSuppress},
+		{"LowConfidenceHardIgnore", testLowConfidenceHardIgnore},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, func(opts store.Options) store.Store {
+				s := b.Open(t, opts)
+				t.Cleanup(func() {
+					if err := s.Close(); err != nil {
+						t.Errorf("Close: %v", err)
+					}
+				})
+				return s
+			})
+		})
+	}
+	t.Run("UpgradeFromVersion1", func(t *testing.T) {
+		if b.Legacy == nil {
+			t.Skip("the backend has no older schema")
+		}
+		testUpgradeFromVersion1(t, b.Legacy)
+	})
 	// Close is tested on a store of its own, closed by the test.
 	t.Run("Close", func(t *testing.T) { testClose(t, open(t)) })
 }
@@ -116,6 +162,8 @@ func rec(recipient, class, reason string, when time.Time) record.Record {
 		OriginalFrom:      "news@sender.test",
 		OriginalSubject:   "Letter",
 		Format:            "rfc3464",
+		Confidence:        record.ConfidenceHigh,
+		Evidence:          "status " + status,
 		ReceivedAt:        when,
 	}
 }
@@ -208,6 +256,8 @@ func testSaveReadBack(t *testing.T, s store.Store) {
 		OriginalSubject:   "Our spring letter — ünïcode",
 		OriginalHeaders:   map[string]string{"X-Campaign": "spring", "X-List": "news"},
 		Format:            "rfc3464",
+		Confidence:        record.ConfidenceHigh,
+		Evidence:          "status 5.1.1; reply phrase \"mailbox unknown\" agrees",
 		ReceivedAt:        at(time.Minute),
 		Authenticated:     true,
 	}
@@ -221,6 +271,8 @@ func testSaveReadBack(t *testing.T, s store.Store) {
 	second.OriginalHeaders = nil
 	second.Authenticated = false
 	second.FeedbackType = "abuse"
+	second.Confidence = record.ConfidenceLow
+	second.Evidence = "status 4.2.2, but the reply says “user unknown”"
 
 	m := &store.Message{
 		ReceivedAt: at(time.Minute),
