@@ -16,9 +16,13 @@ type testCase struct {
 	reason, class, entry string
 }
 
-// loadCases reads testdata/cases.tsv; "-" stands for an empty field.
-func loadCases(t testing.TB) []testCase {
-	f, err := os.Open("testdata/cases.tsv")
+// loadCases reads testdata/cases.tsv.
+func loadCases(t testing.TB) []testCase { return loadCaseFile(t, "testdata/cases.tsv") }
+
+// loadCaseFile reads a table of cases in the columns of cases.tsv; "-"
+// stands for an empty field.
+func loadCaseFile(t testing.TB, path string) []testCase {
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +35,7 @@ func loadCases(t testing.TB) []testCase {
 		}
 		c := strings.Split(sc.Text(), "\t")
 		if len(c) != 12 {
-			t.Fatalf("cases.tsv:%d: %d fields, want 12", line, len(c))
+			t.Fatalf("%s:%d: %d fields, want 12", path, line, len(c))
 		}
 		for i := range c {
 			if c[i] == "-" {
@@ -53,13 +57,17 @@ func loadCases(t testing.TB) []testCase {
 	return cases
 }
 
-func TestClassify(t *testing.T) {
+func TestClassify(t *testing.T) { runCases(t, loadCases(t)) }
+
+// runCases classifies each case with the explanations of every language
+// and checks the verdict.
+func runCases(t *testing.T, cases []testCase) {
 	for _, lang := range []string{"en", "nl"} {
 		c, err := New(lang)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tc := range loadCases(t) {
+		for _, tc := range cases {
 			t.Run(lang+"/"+tc.name, func(t *testing.T) {
 				got := c.Classify(tc.in)
 				if got.Reason != tc.reason || got.Class != tc.class || got.Entry != tc.entry {
