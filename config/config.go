@@ -71,6 +71,22 @@ type Suppression struct {
 	SoftExpiry      Duration `toml:"soft_expiry"`
 	ComplaintExpiry Duration `toml:"complaint_expiry"`
 	IncidentQuiet   Duration `toml:"incident_quiet"`
+	// LowConfidenceHard is what a hard bounce whose verdict has low
+	// confidence does: soft, suppress or ignore (suppress.Policy).
+	LowConfidenceHard LowConfidenceHard `toml:"low_confidence_hard"`
+}
+
+// LowConfidenceHard is a suppress.LowConfidence* value. It is checked as
+// the file is read, so that an unknown value is an error naming its line.
+type LowConfidenceHard string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (v *LowConfidenceHard) UnmarshalText(b []byte) error {
+	if err := suppress.CheckLowConfidenceHard(string(b)); err != nil {
+		return fmt.Errorf("suppression.low_confidence_hard: %w", err)
+	}
+	*v = LowConfidenceHard(b)
+	return nil
 }
 
 // Classify configures the classifier.
@@ -105,6 +121,8 @@ func Defaults() Config {
 			SoftExpiry:      Duration(p.SoftExpiry),
 			ComplaintExpiry: Duration(p.ComplaintExpiry),
 			IncidentQuiet:   Duration(p.IncidentQuiet),
+
+			LowConfidenceHard: LowConfidenceHard(p.LowConfidenceHard),
 		},
 		Classify: Classify{Language: "en"},
 	}
@@ -265,6 +283,9 @@ func (c *Config) Validate() error {
 	if c.Suppression.SoftWindow <= 0 {
 		bad("suppression.soft_window: must be positive")
 	}
+	if err := suppress.CheckLowConfidenceHard(string(c.Suppression.LowConfidenceHard)); err != nil {
+		bad("suppression.low_confidence_hard: %v", err)
+	}
 	switch c.Classify.Language {
 	case "en", "nl":
 	default:
@@ -291,6 +312,8 @@ func (c *Config) Policy() suppress.Policy {
 		SoftExpiry:      time.Duration(s.SoftExpiry),
 		ComplaintExpiry: time.Duration(s.ComplaintExpiry),
 		IncidentQuiet:   time.Duration(s.IncidentQuiet),
+
+		LowConfidenceHard: string(s.LowConfidenceHard),
 	}
 }
 

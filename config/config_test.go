@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rebound-mail/rebound/suppress"
 )
 
 func TestParseDuration(t *testing.T) {
@@ -134,4 +136,41 @@ func optionKeys(typ reflect.Type, prefix []string) [][]string {
 		keys = append(keys, key)
 	}
 	return keys
+}
+
+func TestLowConfidenceHard(t *testing.T) {
+	def := Defaults()
+	if got := def.Policy().LowConfidenceHard; got != suppress.LowConfidenceSoft {
+		t.Errorf("default low_confidence_hard %q, want %q", got, suppress.LowConfidenceSoft)
+	}
+	for _, v := range []string{suppress.LowConfidenceSoft, suppress.LowConfidenceSuppress, suppress.LowConfidenceIgnore} {
+		c, err := Parse([]byte("[suppression]\nlow_confidence_hard = \"" + v + "\"\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if got := c.Policy().LowConfidenceHard; got != v {
+			t.Errorf("%q: policy has %q", v, got)
+		}
+	}
+	tests := []struct {
+		name, file, want string
+	}{
+		{"unknown value", "domains = [\"b.example\"]\n\n[suppression]\nsoft_threshold = 3\nlow_confidence_hard = \"sometimes\"\n",
+			`line 5: suppression.low_confidence_hard: "sometimes": want soft, suppress or ignore`},
+		{"case matters", "[suppression]\nlow_confidence_hard = \"Soft\"\n", `line 2: suppression.low_confidence_hard: "Soft"`},
+		{"empty", "[suppression]\nlow_confidence_hard = \"\"\n", `line 2: suppression.low_confidence_hard: ""`},
+		{"not a string", "[suppression]\nlow_confidence_hard = 1\n", "line 2"},
+	}
+	for _, tt := range tests {
+		_, err := Parse([]byte(tt.file))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error = %v, want it to contain %q", tt.name, err, tt.want)
+		}
+	}
+	// A configuration built in code is checked too.
+	c := Defaults()
+	c.Suppression.LowConfidenceHard = "hard"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "suppression.low_confidence_hard") {
+		t.Errorf("Validate of an unknown value: %v", err)
+	}
 }
