@@ -50,12 +50,7 @@ func (c *Classifier) Lang() string { return c.lang }
 // Classify judges one recipient; see the package documentation for the
 // order in which evidence is weighed. It reads the diagnostic text once and
 // allocates only to unfold a multi-line reply.
-func (c *Classifier) Classify(in Input) Result { return c.classify(in, false) }
-
-// classify is Classify; literal is set when the input is a person's
-// question rather than a report, so that an unknown command does not turn
-// a phrase's plain meaning into a guess about the SMTP dialogue.
-func (c *Classifier) classify(in Input, literal bool) Result {
+func (c *Classifier) Classify(in Input) Result {
 	cat := c.cat
 	switch in.Kind {
 	case KindFeedback:
@@ -77,7 +72,7 @@ func (c *Classifier) classify(in Input, literal bool) Result {
 		// failure)").
 		text = in.StatusComment
 	}
-	cat.matcher.Match(withoutContinuations(text), &found)
+	cat.matcher.Match(maskAddresses(withoutContinuations(text)), &found)
 	var textProviders uint64 // providers named by phrases of the text
 	command := upperCommand(in.Command)
 	for id := found.Next(0); id >= 0; id = found.Next(id + 1) {
@@ -132,25 +127,7 @@ func (c *Classifier) classify(in Input, literal bool) Result {
 		}
 	}
 
-	var e *entry
-	switch {
-	case rule != nil && rule.strength > strength && (codeEntry == nil || codeEntry.reason != rule.reason):
-		e = rule
-	case rule != nil && rule.reason == "userunknown" && (command == "RCPT" || command == "DATA") && addressCodeWeak(codeEntry):
-		// The command the reply answered says more than a general code
-		// such as X.2.1 or X.2.0: an unknown user answered to RCPT TO is
-		// the address; answered to DATA it is a filter (step 8).
-		e = rule
-	case rule != nil && rule.generic && command == "" && !literal && status.subject == 2 && status.detail == 1 &&
-		addressCodeWeak(codeEntry) && !containsFold(in.StatusComment, "disabled"):
-		// X.2.1 with a generic "user unknown" and no command: the mailbox
-		// was not said to be disabled, a remote filter gave the answer
-		// (step 8). The reporting MTA's own comment that the mailbox is
-		// disabled keeps the code's meaning.
-		e = rule
-	case codeEntry != nil:
-		e = codeEntry
-	}
+	e, confidence, conflict := c.weigh(codeEntry, strength, rule, command)
 	// A local delivery program's failure is reported as such; only a
 	// clearer phrase or a specific code says more.
 	if strings.EqualFold(in.DiagnosticType, "x-unix") && (e == nil || e.strength < strengthStandard) {
@@ -222,26 +199,10 @@ func (c *Classifier) classify(in Input, literal bool) Result {
 				reason = "rejected"
 			}
 		}
-	case "DATA":
-		// "No such user" answered to the message itself: the address was
-		// accepted at RCPT TO and a filter refused the content. A status
-		// code (X.1.1) and a system's own directory verdict are believed
-		// about the address; a generic phrase is not, nor a provider's
-		// entry that only a phrase qualifies.
-		if reason == "userunknown" && (e.generic || e.provider != "" && len(e.when) > 0) {
-			reason = "filtered"
-		}
-	default:
-		// The report does not say which command was answered. A remote
-		// server's generic "unknown user" reply without an X.1.x status may
-		// as well answer the message as the address (many filters reply so
-		// after DATA), so it is not taken as proof that the address is bad.
-		if reason == "userunknown" && e.generic && !literal {
-			reason = "filtered"
-		}
 	}
 
 	res := c.result(e, reason)
+	res.Confidence, res.Evidence = c.evidence(e, reason, codeEntry, rule, conflict, confidence, command, in)
 	if delayed && (res.Class == record.ClassHard || res.Class == record.ClassBlock || res.Class == record.ClassUnknown) {
 		res.Class, res.Advice = record.ClassSoft, record.AdviceRetry
 	}
@@ -632,4 +593,163 @@ func statusPrefixLen(t string) int {
 		return 0
 	}
 	return j
+}
+
+// weigh decides between the entry of the status code and the best text
+// rule (doc.go, step 3). Explicit reply text beats a code that contradicts
+// it and an explicit code beats vague text; when both are explicit or
+// neither is, and they disagree, the verdict is never hard: a false hard
+// suppresses a good address, so the other side's verdict is taken, with
+// low confidence. conflict reports that code and text disagreed.
+func (c *Classifier) weigh(code *entry, strength int, rule *entry, command string) (e *entry, confidence string, conflict bool) {
+	const high, low = record.ConfidenceHigh, record.ConfidenceLow
+	switch {
+	case rule == nil && code == nil:
+		return nil, low, false
+	case rule == nil:
+		if strength <= strengthWeak {
+			return code, low, false
+		}
+		return code, high, false
+	case code == nil:
+		if rule.strength < strengthVague || c.hard(rule) && rule.generic && command != "RCPT" {
+			return rule, low, false
+		}
+		return rule, high, false
+	case code.reason == rule.reason:
+		return code, high, false
+	case rule.reason == "userunknown" && command == "RCPT" && addressCodeWeak(code):
+		// The command the reply answered says more than a general code
+		// such as X.2.1 or X.2.0: an unknown user answered to RCPT TO
+		// names the address.
+		return rule, high, true
+	}
+	winner, loser := code, rule
+	if rule.strength > strength {
+		winner, loser = rule, code
+	}
+	textExplicit, codeExplicit := rule.strength >= strengthVague, strength > strengthWeak
+	winnerHard, loserHard := c.hard(winner), c.hard(loser)
+	if textExplicit != codeExplicit {
+		// One side is weak; the explicit one decides. It is less sure
+		// when it would suppress the address on a vague reply against
+		// it (unless the text is what qualified a provider's code), or
+		// on a phrase any filter may write ("user unknown") that did not
+		// answer RCPT TO.
+		if winnerHard && (winner == code && !loserHard && strength < strengthQualified ||
+			winner == rule && rule.generic && command != "RCPT") {
+			return winner, low, true
+		}
+		return winner, high, true
+	}
+	if winnerHard && !loserHard {
+		return loser, low, true
+	}
+	if winner == rule && rule.strength > strengthQualified {
+		// A decisive phrase: a provider's own code in the text, or a
+		// carrier's convention that overrides what its words say.
+		return winner, high, true
+	}
+	if winnerHard == loserHard && c.cat.reasons[winner.reason].class == c.cat.reasons[loser.reason].class {
+		// blocked against spamdetected: the class, and so what to do,
+		// is the same.
+		return winner, high, true
+	}
+	return winner, low, true
+}
+
+// hard reports whether an entry's reason makes a hard bounce.
+func (c *Classifier) hard(e *entry) bool {
+	if e.class != "" {
+		return e.class == record.ClassHard
+	}
+	return c.cat.reasons[e.reason].class == record.ClassHard
+}
+
+// evidence says what decided the verdict and what spoke against it, and
+// how sure it is: a bare reply code, an unreadable reply or a provider's
+// notice with nothing we know in it is weak evidence.
+func (c *Classifier) evidence(e *entry, reason string, code, rule *entry, conflict bool, confidence, command string, in Input) (string, string) {
+	if strings.HasPrefix(e.name, "reply:") || reason == "onhold" || reason == "undefined" || strings.HasSuffix(e.name, ":notice") {
+		confidence = record.ConfidenceLow
+	}
+	var b strings.Builder
+	b.WriteString(e.name)
+	say := func(kind string, x *entry) {
+		if x == nil || x == e {
+			return
+		}
+		b.WriteString("; ")
+		b.WriteString(kind)
+		b.WriteByte(' ')
+		b.WriteString(x.name)
+		if x.reason == reason {
+			b.WriteString(" agrees")
+		} else {
+			b.WriteString(" says ")
+			b.WriteString(x.reason)
+		}
+	}
+	say("code", code)
+	say("text", rule)
+	if command != "" {
+		b.WriteString("; reply to ")
+		b.WriteString(command)
+	}
+	if conflict {
+		b.WriteString("; code and text disagree")
+	}
+	return confidence, b.String()
+}
+
+// maskAddresses replaces every mail address in t, with its angle brackets
+// when it has them, by "<@>", so that a phrase holds across the address a
+// server writes in the middle of it ("mailbox <a@b> unavailable" matches
+// "mailbox <@> unavailable"). The text is copied only when it holds an
+// address.
+func maskAddresses(t string) string {
+	var b []byte
+	last := 0
+	for off := 0; off < len(t); {
+		i := strings.IndexByte(t[off:], '@')
+		if i < 0 {
+			break
+		}
+		at := off + i
+		off = at + 1
+		start := at
+		for start > last && addressByte(t[start-1]) {
+			start--
+		}
+		end := at + 1
+		for end < len(t) && (addressByte(t[end]) && t[end] != '@') {
+			end++
+		}
+		for end > at+1 && t[end-1] == '.' {
+			end--
+		}
+		if start == at || end == at+1 || strings.IndexByte(t[at+1:end], '.') < 0 {
+			continue
+		}
+		if start > 0 && t[start-1] == '<' && end < len(t) && t[end] == '>' {
+			start, end = start-1, end+1
+		}
+		if b == nil {
+			b = make([]byte, 0, len(t))
+		}
+		b = append(append(b, t[last:start]...), "<@>"...)
+		last, off = end, end
+	}
+	if b == nil {
+		return t
+	}
+	return string(append(b, t[last:]...))
+}
+
+// addressByte reports whether c may stand in a mail address as servers
+// write them: the atext of RFC 5322 section 3.2.3 less what ends a
+// bracketed address, dots, and UTF-8 (RFC 6531).
+func addressByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c >= 0x80 ||
+		strings.IndexByte("!#$%&'*+/=?^_`{|}~.-", c) >= 0
 }

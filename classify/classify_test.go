@@ -14,6 +14,7 @@ type testCase struct {
 	name                 string
 	in                   Input
 	reason, class, entry string
+	confidence           string // checked when set
 }
 
 // loadCases reads testdata/cases.tsv.
@@ -34,8 +35,8 @@ func loadCaseFile(t testing.TB, path string) []testCase {
 			continue
 		}
 		c := strings.Split(sc.Text(), "\t")
-		if len(c) != 12 {
-			t.Fatalf("%s:%d: %d fields, want 12", path, line, len(c))
+		if len(c) != 12 && len(c) != 13 {
+			t.Fatalf("%s:%d: %d fields, want 12, or 13 with the confidence", path, line, len(c))
 		}
 		for i := range c {
 			if c[i] == "-" {
@@ -44,6 +45,9 @@ func loadCaseFile(t testing.TB, path string) []testCase {
 		}
 		cases = append(cases, testCase{name: c[0], in: Input{Kind: c[1], Action: c[2], Status: c[3], SMTPCode: c[4],
 			RemoteMTA: c[5], Recipient: c[6], Command: c[7], Diagnostic: c[8]}, reason: c[9], class: c[10], entry: c[11]})
+		if len(c) == 13 {
+			cases[len(cases)-1].confidence = c[12]
+		}
 		// A Status column "5.2.1 (comment)" carries the reporting MTA's
 		// comment too.
 		if code, comment, ok := strings.Cut(c[3], " ("); ok {
@@ -72,6 +76,12 @@ func runCases(t *testing.T, cases []testCase) {
 				got := c.Classify(tc.in)
 				if got.Reason != tc.reason || got.Class != tc.class || got.Entry != tc.entry {
 					t.Errorf("got %s/%s from %s, want %s/%s from %s", got.Reason, got.Class, got.Entry, tc.reason, tc.class, tc.entry)
+				}
+				if tc.confidence != "" && got.Confidence != tc.confidence {
+					t.Errorf("confidence %s (%s), want %s", got.Confidence, got.Evidence, tc.confidence)
+				}
+				if got.Confidence != record.ConfidenceHigh && got.Confidence != record.ConfidenceLow || got.Evidence == "" {
+					t.Errorf("confidence %q, evidence %q", got.Confidence, got.Evidence)
 				}
 				if got.Explanation == "" || got.FixOwner == "" || got.Advice == "" {
 					t.Errorf("incomplete result %+v", got)

@@ -37,14 +37,31 @@
 //     X.7.1, X.5.0, ...), 50 for a specific standard code, 70 for a
 //     provider's own code, 90 for a provider entry whose "when" phrase also
 //     matched (how the three meanings of Office 365's 5.7.1 are told apart).
-//     Each text rule has a priority from 1 to 100. The rule with the highest
-//     priority among those that match decides if its priority is above the
-//     code's strength; otherwise the code decides. So a "5.1.1 ... has sent
-//     to too many recipients this hour" is speeding (a strong phrase beats a
-//     standard code), a "550 5.1.0 sender rejected" is rejected (X.1.0 is
-//     weak), and "5.2.2 ... user unknown" stays mailboxfull (the weak phrase
-//     does not beat the specific code). When rule and code agree on the
-//     reason, the code's entry is named, for its more precise explanation.
+//     Each text rule has a priority from 1 to 100; below 35 it is vague
+//     ("refused", "blocked"). The text is in server words: mail addresses
+//     in it read as "<@>", so that "mailbox <a@b> unavailable" matches the
+//     phrase "mailbox <@> unavailable". The rule with the highest priority
+//     among those that match is weighed against the code:
+//     - when they agree on the reason, the code's entry is named, for its
+//     more precise explanation, with high confidence;
+//     - when one side is weak (a weak code, a vague phrase) the other
+//     decides: "5.7.1 No such user!" is userunknown;
+//     - when both are explicit, or neither is, and they disagree, the one
+//     with the higher priority or strength decides, except that the verdict
+//     is never hard when the other side says otherwise: "5.1.1 Message
+//     refused due to recipient preferences" is filtered and "5.1.1 max
+//     message size exceeded" is mesgtoobig, both with low confidence. A
+//     false hard verdict suppresses a good address; a missed one costs a
+//     retry.
+//     So a "5.1.1 ... has sent to too many recipients this hour" is
+//     speeding (a strong phrase beats a standard code), a "550 5.1.0 sender
+//     rejected" is rejected (X.1.0 is weak), and "5.2.2 ... user unknown"
+//     stays mailboxfull, with low confidence.
+//     Confidence is low too when only a bare reply code, an unreadable
+//     reply, or a provider's notice with nothing we know decided, and when a
+//     hard verdict rests on a phrase any filter may write ("user unknown")
+//     that did not answer RCPT TO. Result.Evidence names what decided and
+//     what spoke against it.
 //  4. A placeholder status (X.0.0 or none) is replaced by the enhanced code
 //     found in the reply text, if any. With no reply text at all, the
 //     reporting MTA's comment on the status ("4.0.0 (host name lookup
@@ -72,36 +89,20 @@
 //     the notice's own preamble ("This is the mail system at host ...").
 //  8. The SMTP command the reply answered, from the report (a transcript's
 //     ">>> DATA" before the reply, "after RCPT TO") or from phrases such as
-//     "in reply to end of DATA command". Phrases saying that the user is
-//     unknown come in two kinds. Generic ones ("user unknown", "no such
-//     user") are what any server may answer to any command, a filter
-//     refusing the message included. Verdicts ("The recipient name is not
-//     recognized", "Unknown user: a@b", "No valid recipients", "Please
-//     check if address is correct", a directory lookup's "Invalid
-//     recipient") are what a reporting system says after looking the
-//     recipient up itself. So:
-//     - a generic phrase answered to RCPT TO is userunknown;
-//     - answered to DATA, or with no command known, it is filtered: the
-//     address may well have been accepted and the message refused. An X.1.x
-//     status (X.1.1 bad mailbox) is believed about the address whatever the
-//     command; a verdict is believed too;
-//     - with a security or policy status (X.7.x) and no command, it is
-//     filtered for the same reason;
-//     - X.2.1 (mailbox disabled) with a generic phrase and no command is
-//     filtered; the status code keeps its meaning (suspend) when the
-//     reporting MTA's comment on it says the mailbox is disabled, or when
-//     no phrase about the user is there;
-//     - "relay.example.net does not exist" names a host: hostunknown.
-//     A refusal of MAIL FROM is rejected (about the sender); a bare "access
-//     denied" or a general X.7.1 there is rejected too, while a phrase that
-//     names the security problem keeps it. A refusal at the greeting or at
-//     EHLO, before any address was given, is blocked (the client host was
-//     turned away) unless a phrase names why (no PTR record: requireptr).
-//     So a Postfix "550 5.7.1 <a@b>: Recipient address rejected: Access
-//     denied" at RCPT TO is an access rule against the sender
-//     (securityerror, block), while the same words with Exchange Online's
-//     5.4.1 are its directory-based edge blocking (userunknown).
-//     Explain reads a person's query literally: there "5.7.1 user unknown"
+//     "in reply to end of DATA command". An unknown user answered to RCPT
+//     TO outweighs a general mailbox code (X.2.0, X.2.1). An unknown user
+//     answered to DATA is still an unknown user: large providers check
+//     recipients after the message; the verdict is less sure when only a
+//     generic phrase says so. A refusal of MAIL FROM is rejected (about the
+//     sender); a bare "access denied" or a general X.7.1 there is rejected
+//     too, while a phrase that names the security problem keeps it. A
+//     refusal at the greeting or at EHLO, before any address was given, is
+//     blocked (the client host was turned away) unless a phrase names why
+//     (no PTR record: requireptr). "relay.example.net does not exist" names
+//     a host: hostunknown. Japanese mobile carriers answer "550 : User
+//     unknown", with no address, when the recipient's own filter refuses
+//     the sender: filtered.
+//     Explain weighs a person's query the same way: "5.7.1 user unknown"
 //     alone means userunknown.
 //
 // # Classes

@@ -76,7 +76,7 @@ func (c *Classifier) Explain(query string) (Explanation, error) {
 		ex.Status, rest = status, after
 	}
 	in := Input{Status: ex.Status, SMTPCode: ex.SMTPCode, Diagnostic: q}
-	ex.Result = c.classify(in, true)
+	ex.Result = c.Classify(in)
 
 	// Known: the code (given, or found in the text) has entries of its
 	// own, or a phrase, a provider entry or a reply code decided; a

@@ -112,7 +112,9 @@ func TestExplain(t *testing.T) {
 		{query: "  mailbox full  ", reason: "mailboxfull"},
 		{query: "452", smtp: "452", reason: "systemfull"},
 		{query: "user unknown", reason: "userunknown"},
-		{query: "550 user unknown (in reply to end of DATA command)", smtp: "550", reason: "filtered"},
+		// An unknown user answered to the message is still an unknown
+		// user (large providers check recipients after DATA).
+		{query: "550 user unknown (in reply to end of DATA command)", smtp: "550", reason: "userunknown"},
 		{query: "the reply was 5.1.1 no such mailbox", reason: "userunknown"},
 		{query: "5.7.999", status: "5.7.999", unknown: true},
 		{query: "completely ordinary words", unknown: true},
