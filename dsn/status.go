@@ -282,7 +282,7 @@ func decodeUnitext(s string) string {
 // some servers append ("failed (bad address)").
 func cleanAction(v []byte) string {
 	v = trimSpace(v)
-	if i := bytes.IndexAny(v, " \t(;"); i >= 0 {
+	if i := bytes.IndexAny(v, " \t\r\n(;"); i >= 0 {
 		v = v[:i]
 	}
 	for _, c := range v {
