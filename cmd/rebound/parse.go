@@ -191,16 +191,16 @@ func (rw *recordWriter) write(r *record.Record) error {
 		return rw.json.Encode(r)
 	}
 	if rw.rows == 0 {
-		fmt.Fprintln(rw.tw, "SOURCE\t#\tRECIPIENT\tACTION\tSTATUS\tCODE\tREASON\tCLASS\tFORMAT")
+		fmt.Fprintln(rw.tw, "SOURCE\t#\tRECIPIENT\tACTION\tSTATUS\tCODE\tREASON\tCLASS\tCONF\tFORMAT")
 	} else if rw.rows%tableBlock == 0 {
 		if err := rw.tw.Flush(); err != nil {
 			return err
 		}
 	}
 	rw.rows++
-	_, err := fmt.Fprintf(rw.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+	_, err := fmt.Fprintf(rw.tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 		r.Source, r.Index, dash(r.Recipient), dash(r.Action), dash(r.Status), dash(r.SMTPCode),
-		dash(r.Reason), dash(r.Class), dash(r.Format))
+		dash(r.Reason), dash(r.Class), dash(r.Confidence), dash(r.Format))
 	return err
 }
 
