@@ -78,7 +78,7 @@ func firstStatus(s string) string {
 		if c != '2' && c != '4' && c != '5' {
 			continue
 		}
-		if i > 0 && !statusLeftBoundary(s[i-1]) {
+		if i > 0 && !statusLeftBoundary(s[i-1]) && !labelColon(s, i-1) {
 			continue
 		}
 		if end := matchStatusAt(s, i); end > 0 {
@@ -130,6 +130,13 @@ func skipDigits(s string, j, max int) int {
 		return -1
 	}
 	return k
+}
+
+// labelColon reports whether s[i] is a colon that ends a label rather
+// than a number: "ERROR_CODE :5.1.1", "status:5.1.1", but not the "10:" of
+// "10:5.1.1" in a time or a port.
+func labelColon(s string, i int) bool {
+	return s[i] == ':' && (i == 0 || !digitByte(s[i-1]))
 }
 
 func statusLeftBoundary(c byte) bool {

@@ -34,6 +34,11 @@ func TestFindStatus(t *testing.T) {
 		{"error 5.1.10 RESOLVER.ADR.RecipientNotFound", "5.1.10"},
 		{"5.1.", ""},
 		{"5..1", ""},
+		// A status right after a label's colon.
+		{"ERROR_CODE :5.1.1, ERROR_MESSAGE :no such user", "5.1.1"},
+		{"status:4.2.2", "4.2.2"},
+		// Not the minutes of a time.
+		{"at 10:5.1.1", ""},
 	}
 	for _, tt := range tests {
 		if got := findStatus(tt.in); got != tt.want {

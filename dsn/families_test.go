@@ -54,3 +54,17 @@ func TestFamiliesCommand(t *testing.T) {
 		}
 	}
 }
+
+// A scanner's footer is no part of what the server said: "scanned for
+// viruses" must not make a recipient's reply read as virusdetected.
+func TestScanTextFooter(t *testing.T) {
+	hdr, body := readTextFixture(t, "text-footer-virus.eml")
+	var rep Report
+	if !scanText(&rep, hdr, string(body)) || len(rep.Recipients) != 1 {
+		t.Fatalf("got %+v", rep.Recipients)
+	}
+	r := rep.Recipients[0]
+	if r.FinalRecipient != "quinn@example.com" || !strings.Contains(r.Diagnostic, "mailbox unavailable") || strings.Contains(r.Diagnostic, "virus") {
+		t.Errorf("got %q: %q", r.FinalRecipient, r.Diagnostic)
+	}
+}

@@ -831,7 +831,7 @@ func noticeDiagnostic(notice string) []string {
 			para = para[:0]
 			continue
 		}
-		if strings.HasPrefix(t, ">>>") {
+		if strings.HasPrefix(t, ">>>") || families.boilerplate(t) {
 			continue
 		}
 		coded := !found && (failure(findSMTPCode(t)) != "" || failure(findStatus(t)) != "")
@@ -855,7 +855,7 @@ func noticeSummary(notice string) []string {
 		var line string
 		line, rest = nextLine(rest)
 		t := strings.TrimSpace(line)
-		if t == "" || isSeparatorLine(t) && len(strings.Trim(t, "-=*# ")) == 0 {
+		if t == "" || isSeparatorLine(t) && len(strings.Trim(t, "-=*# ")) == 0 || families.boilerplate(t) {
 			continue
 		}
 		lines = append(lines, t)
