@@ -25,6 +25,7 @@ type familyProfile struct {
 	Original    []string        `toml:"original"`
 	Markers     []string        `toml:"markers"`
 	Delay       []string        `toml:"delay"`
+	Causes      []string        `toml:"causes"`
 	Commands    []familyCommand `toml:"commands"`
 }
 
@@ -50,6 +51,7 @@ type familyTable struct {
 	original    *phrase.Matcher
 	commands    *phrase.Matcher
 	commandOf   []string
+	causes      *phrase.Matcher
 }
 
 var families = mustLoadFamilies(familiesTOML)
@@ -77,7 +79,7 @@ func loadFamilies(src string) (*familyTable, error) {
 		return nil, fmt.Errorf("families.toml: unknown key %s", u[0])
 	}
 	t := &familyTable{families: file.Family}
-	var boiler, original, commands []string
+	var boiler, original, commands, causes []string
 	seen := map[string]bool{}
 	for i, f := range file.Family {
 		if f.Name == "" || seen[f.Name] {
@@ -85,7 +87,7 @@ func loadFamilies(src string) (*familyTable, error) {
 		}
 		seen[f.Name] = true
 		lists := map[string][]string{"detect": f.Detect, "hints": f.Hints, "boilerplate": f.Boilerplate,
-			"original": f.Original, "markers": f.Markers, "delay": f.Delay}
+			"original": f.Original, "markers": f.Markers, "delay": f.Delay, "causes": f.Causes}
 		for key, list := range lists {
 			for _, p := range list {
 				if err := checkProfilePhrase(strings.TrimSuffix(p, "$")); err != nil {
@@ -104,6 +106,7 @@ func loadFamilies(src string) (*familyTable, error) {
 			t.boilerExact = append(t.boilerExact, exact)
 		}
 		original = append(original, f.Original...)
+		causes = append(causes, f.Causes...)
 		for _, c := range f.Commands {
 			if err := checkProfilePhrase(c.Phrase); err != nil {
 				return nil, fmt.Errorf("families.toml: family %s: commands: %v", f.Name, err)
@@ -133,6 +136,9 @@ func loadFamilies(src string) (*familyTable, error) {
 	}
 	if t.commands, err = phrase.Compile(commands, phrase.Options{}); err != nil {
 		return nil, fmt.Errorf("families.toml: commands: %v", err)
+	}
+	if t.causes, err = phrase.Compile(causes, phrase.Options{}); err != nil {
+		return nil, fmt.Errorf("families.toml: causes: %v", err)
 	}
 	return t, nil
 }
@@ -228,3 +234,7 @@ func (t *familyTable) command(text string) string {
 	}
 	return ""
 }
+
+// namesCause reports whether text names a cause of failure (families.toml,
+// causes).
+func (t *familyTable) namesCause(text string) bool { return t.causes.Contains(text) }

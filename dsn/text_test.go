@@ -74,6 +74,10 @@ func TestScanText(t *testing.T) {
 			{"nina@remote.example.net", "failed", "5.1.1", "550", "virtual mailbox table"},
 			{"oscar@remote.example.net", "failed", "5.7.1", "550", "takes no mail from you"},
 		}},
+		// The verdict stands in the paragraph above the address.
+		{"text-verdict-above.eml", FormatText, []wantRecipient{
+			{"rory@example.com", "failed", "", "", "does not exist on this server"},
+		}},
 		{"text-exchange2003.eml", FormatExchange, []wantRecipient{
 			{"karl@example.net", "failed", "", "", "recipient name is not recognized"},
 		}},
