@@ -16,21 +16,23 @@ import (
 
 // runBounces implements "rebound bounces": it lists stored records, as a
 // table or, with --json, as JSON Lines of record.Record (the output of
-// "rebound parse --json").
+// "rebound parse --json", confidence and evidence included).
 func runBounces(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bounces", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON Lines, one record object per line")
+	verbose := fs.Bool("verbose", false, "add the EVIDENCE column: what decided each verdict")
 	db := dbFlag(fs)
 	var q store.Query
 	fs.StringVar(&q.Recipient, "recipient", "", "only records for this address")
 	fs.StringVar(&q.Domain, "domain", "", "only records for recipients at this domain")
 	fs.StringVar(&q.Reason, "reason", "", "only records with this reason (e.g. userunknown)")
 	fs.StringVar(&q.Class, "class", "", "only records of this class: hard, soft, block, complaint, auto-reply, delivered, unknown")
+	fs.StringVar(&q.Confidence, "confidence", "", "only records whose verdict has this confidence: high or low (high includes records stored before confidence was recorded, shown as -)")
 	since := fs.String("since", "", "only records received since T: RFC 3339 time, date (2006-01-02) or age (36h, 7d)")
 	fs.IntVar(&q.Limit, "limit", 0, "at most N records (0: all)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound bounces [--json] [--db PATH-or-URL] [--recipient A] [--domain D] [--reason R] [--class C] [--since T] [--limit N]")
+		fmt.Fprintln(stderr, "usage: rebound bounces [--json | --verbose] [--db PATH-or-URL] [--recipient A] [--domain D] [--reason R] [--class C] [--confidence high|low] [--since T] [--limit N]")
 		fs.PrintDefaults()
 	}
 	if stop, status := parseFlagsOnly(fs, args); stop {
@@ -38,6 +40,12 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	}
 	if q.Class != "" && !record.ValidClass(q.Class) {
 		fmt.Fprintf(stderr, "rebound bounces: --class %q: want hard, soft, block, complaint, auto-reply, delivered or unknown\n", q.Class)
+		return 2
+	}
+	switch q.Confidence {
+	case "", record.ConfidenceHigh, record.ConfidenceLow:
+	default:
+		fmt.Fprintf(stderr, "rebound bounces: --confidence %q: want high or low\n", q.Confidence)
 		return 2
 	}
 	if q.Limit < 0 {
@@ -63,7 +71,11 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, "bounces", "%v", err)
 	}
-	if err := printList(stdout, *asJSON, recs, writeRecordTable); err != nil {
+	table := writeRecordTable
+	if *verbose {
+		table = writeRecordTableVerbose
+	}
+	if err := printList(stdout, *asJSON, recs, table); err != nil {
 		return failf(stderr, "bounces", "%v", err)
 	}
 	return 0
@@ -85,17 +97,41 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 // writeRecordTable prints one line per record, the columns a person
-// scanning bounces wants first.
+// scanning bounces wants first. CONF is the confidence of the verdict, -
+// for records stored before it was recorded.
 func writeRecordTable(w io.Writer, recs []record.Record) error {
+	return recordTable(w, recs, false)
+}
+
+// writeRecordTableVerbose is writeRecordTable with the evidence of each
+// verdict in a last column, whole.
+func writeRecordTableVerbose(w io.Writer, recs []record.Record) error {
+	return recordTable(w, recs, true)
+}
+
+func recordTable(w io.Writer, recs []record.Record, evidence bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RECEIVED\tRECIPIENT\tCLASS\tREASON\tSTATUS\tACTION\tDIAGNOSTIC")
+	header := "RECEIVED\tRECIPIENT\tCLASS\tCONF\tREASON\tSTATUS\tACTION\tDIAGNOSTIC"
+	if evidence {
+		header += "\tEVIDENCE"
+	}
+	fmt.Fprintln(tw, header)
 	for i := range recs {
 		r := &recs[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s",
 			r.ReceivedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Recipient), orDash(r.Class),
-			orDash(r.Reason), orDash(r.Status), orDash(r.Action), orDash(clip(r.Diagnostic, 60)))
+			orDash(r.Confidence), orDash(r.Reason), orDash(r.Status), orDash(r.Action), orDash(clip(r.Diagnostic, 60)))
+		if evidence {
+			fmt.Fprintf(tw, "\t%s", orDash(oneLine(r.Evidence)))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// oneLine joins the lines of s with single spaces, for a table cell.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func orDash(s string) string {

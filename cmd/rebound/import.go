@@ -29,8 +29,9 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	db := dbFlag(fs)
 	lang := fs.String("lang", "en", "language of the explanations: en or nl")
 	quiet := fs.Bool("quiet", false, "no progress line, even on a terminal")
+	cfgPath := fs.String("config", "", "configuration file (TOML) of rebound serve: its store, suppression policy and language; --db and --lang override")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound import [--db PATH-or-URL] [--lang en|nl] PATH...")
+		fmt.Fprintln(stderr, "usage: rebound import [--config FILE] [--db PATH-or-URL] [--lang en|nl] PATH...")
 		fmt.Fprintln(stderr, "\nPATH is a message file, an mbox file, a maildir or other folder, or - for standard input.")
 		fs.PrintDefaults()
 	}
@@ -41,12 +42,16 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	an, err := newAnalyzer(*lang, 0)
+	url, opts, language, err := importSettings(fs, *cfgPath, *db, *lang)
+	if err != nil {
+		return failf(stderr, "import", "%v", err)
+	}
+	an, err := newAnalyzer(language, 0)
 	if err != nil {
 		return failf(stderr, "import", "%v", err)
 	}
 	ctx := context.Background()
-	st, err := openStore(ctx, *db, store.Options{})
+	st, err := openStore(ctx, url, opts)
 	if err != nil {
 		return failf(stderr, "import", "%v", err)
 	}

@@ -22,7 +22,6 @@ import (
 
 	"github.com/rebound-mail/rebound/config"
 	"github.com/rebound-mail/rebound/smtpd"
-	"github.com/rebound-mail/rebound/store"
 )
 
 // shutdownGrace bounds how long a stopping server waits for messages in
@@ -92,7 +91,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	}
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	st, err := openStore(openCtx, cfg.Store.URL, store.Options{Policy: cfg.Policy(), BatchSize: cfg.Store.BatchSize})
+	st, err := openStore(openCtx, cfg.Store.URL, storeOptions(&cfg))
 	cancel()
 	if err != nil {
 		return failf(stderr, "serve", "opening store: %v", err)

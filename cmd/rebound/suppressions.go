@@ -10,23 +10,28 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
 	"github.com/rebound-mail/rebound/suppress"
 )
 
-const suppressionsUsage = `usage: rebound suppressions list [--json] [--db PATH-or-URL]
+const suppressionsUsage = `usage: rebound suppressions list [--json | --verbose] [--db PATH-or-URL]
        rebound suppressions check ADDRESS [--db PATH-or-URL]
        rebound suppressions add ADDRESS --reason TEXT [--expires DURATION] [--db PATH-or-URL]
        rebound suppressions remove ADDRESS [--db PATH-or-URL]
        rebound suppressions export [--csv | --json] [--db PATH-or-URL]
 
-list prints the suppressed addresses, one per line (--json: one object per
-line with cause, reason, times and evidence). check exits 0 when ADDRESS is
-suppressed, 1 when it is not, 2 on error. add suppresses by hand (cause
-manual), for DURATION (e.g. 90d, 12h) or for ever; remove lifts a
+list prints the suppressed addresses, one per line (--verbose: with why;
+--json: one object per line with cause, reason, times, evidence and the
+evidence that were hard bounces with low confidence). check says whether
+ADDRESS is suppressed and why, and lists the hard bounces with low
+confidence behind it, or those that did not suppress it; it exits 0 when
+ADDRESS is suppressed, 1 when it is not, 2 on error. add suppresses by hand
+(cause manual), for DURATION (e.g. 90d, 12h) or for ever; remove lifts a
 suppression and restarts the address's soft-bounce count. export writes
 every suppression in force as CSV.`
 
@@ -52,6 +57,7 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 	var (
 		asJSON  *bool
 		asCSV   *bool
+		verbose *bool
 		reason  *string
 		expires *string
 		nargs   int // positional arguments wanted
@@ -59,6 +65,7 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 	switch sub {
 	case "list":
 		asJSON = fs.Bool("json", false, "print JSON Lines, one suppression object per line")
+		verbose = fs.Bool("verbose", false, "print why each address is suppressed beside it")
 	case "check", "remove":
 		nargs = 1
 	case "add":
@@ -139,11 +146,29 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
+		// The hard bounces with low confidence are what a reader of a
+		// surprising answer wants to see: those behind a suppression,
+		// or those that did not make one.
+		var low []record.Record
+		if s == nil || len(s.LowConfidence) > 0 {
+			low, err = st.Records(ctx, store.Query{Recipient: addr, Class: record.ClassHard, Confidence: record.ConfidenceLow})
+			if err != nil {
+				return fail(err)
+			}
+		}
 		if s == nil {
-			fmt.Fprintf(stdout, "%s: not suppressed\n", addr)
+			if len(low) == 0 {
+				fmt.Fprintf(stdout, "%s: not suppressed\n", addr)
+			} else {
+				fmt.Fprintf(stdout, "%s: not suppressed; %s with low confidence did not suppress it"+
+					" (by default they count as soft bounces; see suppression.low_confidence_hard)\n",
+					addr, plural(len(low), "hard bounce"))
+				writeLowConfidence(stdout, low)
+			}
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: suppressed, %s\n", addr, describeSuppression(s))
+		writeLowConfidence(stdout, low)
 		return 0
 	case "add":
 		if err := st.AddSuppression(ctx, sup); err != nil {
@@ -172,6 +197,8 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 	table := writeAddresses
 	if sub == "export" {
 		table = writeSuppressionsCSV
+	} else if *verbose {
+		table = writeAddressesVerbose
 	}
 	if err := printList(stdout, asJSON != nil && *asJSON, sups, table); err != nil {
 		return fail(err)
@@ -187,6 +214,42 @@ func writeAddresses(w io.Writer, sups []store.Suppression) error {
 		}
 	}
 	return nil
+}
+
+// writeAddressesVerbose prints the suppressed addresses with why, one per
+// line.
+func writeAddressesVerbose(w io.Writer, sups []store.Suppression) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i := range sups {
+		fmt.Fprintf(tw, "%s\t%s\n", sups[i].Address, describeSuppression(&sups[i]))
+	}
+	return tw.Flush()
+}
+
+// maxLowConfidenceShown bounds the records check lists; the newest are
+// shown.
+const maxLowConfidenceShown = 10
+
+// writeLowConfidence lists hard bounces with low confidence, oldest first,
+// each with what decided its verdict.
+func writeLowConfidence(w io.Writer, recs []record.Record) {
+	if n := len(recs) - maxLowConfidenceShown; n > 0 {
+		fmt.Fprintf(w, "  (%s not shown)\n", plural(n, "earlier one"))
+		recs = recs[n:]
+	}
+	for i := range recs {
+		r := &recs[i]
+		fmt.Fprintf(w, "  %s  hard, low confidence  %s %s: %s\n", r.ReceivedAt.UTC().Format(time.RFC3339),
+			orDash(r.Status), orDash(r.Reason), orDash(oneLine(r.Evidence)))
+	}
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // describeSuppression says in one line why and how long an address is
@@ -205,11 +268,32 @@ func describeSuppression(s *store.Suppression) string {
 		fmt.Fprintf(&b, ", until %s", s.Expires.UTC().Format(time.RFC3339))
 	}
 	if n := len(s.Evidence); n > 0 {
-		fmt.Fprintf(&b, ", %d record", n)
-		if n > 1 {
-			b.WriteString("s")
-		}
-		b.WriteString(" as evidence")
+		fmt.Fprintf(&b, ", %s as evidence", plural(n, "record"))
+	}
+	n := len(s.LowConfidence)
+	if n == 0 {
+		return b.String()
+	}
+	all := n == len(s.Evidence)
+	switch {
+	case all && n == 1:
+		b.WriteString(", a hard bounce with low confidence")
+	case all:
+		b.WriteString(", all hard bounces with low confidence")
+	case n == 1:
+		b.WriteString(", 1 of them a hard bounce with low confidence")
+	default:
+		fmt.Fprintf(&b, ", %d of them hard bounces with low confidence", n)
+	}
+	switch {
+	case s.Cause == suppress.CauseSoft && n == 1:
+		b.WriteString(" (counted as a soft bounce)")
+	case s.Cause == suppress.CauseSoft:
+		b.WriteString(" (counted as soft bounces)")
+	case s.Cause == suppress.CauseHard && all:
+		// Only this treatment makes such a bounce the cause of a hard
+		// suppression; a sure hard bounce would be evidence too.
+		b.WriteString(` (suppressed at once, as suppression.low_confidence_hard = "suppress" makes them)`)
 	}
 	return b.String()
 }
