@@ -135,6 +135,9 @@ func (d *decoder) reconcile(rep *Report) {
 			// the text per recipient: bound it.
 			continue
 		}
+		if full := completeReply(r.Diagnostic, d.humanString()); full != "" {
+			r.Diagnostic = full
+		}
 		if r.Command == "" && r.Diagnostic != "" {
 			r.Command = smtpCommand(r.Diagnostic)
 		}
@@ -575,6 +578,55 @@ func smtpCommand(text string) string {
 	// The idioms of MTA families that name the command their own way
 	// (qmail's "does not like recipient", Exchange's "[RCPT_TO]").
 	return families.command(text)
+}
+
+// maxReplyLines bounds the lines of a multi-line reply read from the text.
+const maxReplyLines = 30
+
+// completeReply returns the whole multi-line reply (RFC 5321 section
+// 4.2.1: "550-..." lines up to the last "550 ...") that the human-readable
+// text quotes, when diag holds only its first line, as some MTAs put in
+// the Diagnostic-Code; "" when the text has nothing more.
+func completeReply(diag, human string) string {
+	code, status := leadingReply(diag)
+	if code == "" || human == "" {
+		return ""
+	}
+	body := strings.TrimLeft(strings.TrimLeft(diag, " \t")[3:], " -")
+	body = strings.TrimLeft(strings.TrimPrefix(body, status), " ")
+	key := body
+	if len(key) > 40 {
+		key = key[:40]
+	}
+	if len(key) < 12 {
+		return ""
+	}
+	at := strings.Index(human, key)
+	if at < 0 {
+		return ""
+	}
+	start := strings.LastIndexByte(human[:at], '\n') + 1
+	var lines []string
+	for rest := human[start:]; rest != "" && len(lines) < maxReplyLines; {
+		var line string
+		line, rest = nextLine(rest)
+		t := strings.TrimSpace(line)
+		if len(t) < 4 || t[:3] != code || t[3] != '-' && t[3] != ' ' {
+			break
+		}
+		lines = append(lines, t)
+		if t[3] == ' ' {
+			break
+		}
+	}
+	if len(lines) < 2 || lines[0][3] != '-' {
+		return ""
+	}
+	full := collapseReply(strings.Join(lines, " "))
+	if len(full) <= len(diag) {
+		return ""
+	}
+	return full
 }
 
 // textCommands completes the Command of the recipients a plain-text

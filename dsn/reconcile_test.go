@@ -2,6 +2,7 @@ package dsn
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -136,5 +137,43 @@ func TestLabelledCommand(t *testing.T) {
 		if got := labelledCommand(tt.in); got != tt.want {
 			t.Errorf("labelledCommand(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestCompleteReply(t *testing.T) {
+	human := "  a@example.com\n    SMTP error from remote mail server after end of data:\n" +
+		"    550-5.7.1 This message was rejected because the sending domain\n" +
+		"    550-5.7.1 publishes a DMARC policy of reject\n" +
+		"    550 5.7.1 and the message failed authentication\n\n  next paragraph\n"
+	tests := []struct{ diag, human, want string }{
+		{"550 5.7.1 This message was rejected because the sending domain", human,
+			"550 5.7.1 This message was rejected because the sending domain publishes a DMARC policy of reject and the message failed authentication"},
+		// Already whole, or not quoted in the text: nothing to add.
+		{"550 5.7.1 This message was rejected because the sending domain publishes a DMARC policy of reject and the message failed authentication", human, ""},
+		{"550 5.1.1 No such user here at all", human, ""},
+		{"550 short", human, ""},
+		{"", human, ""},
+		{"550 5.7.1 This message was rejected because the sending domain", "", ""},
+	}
+	for _, tt := range tests {
+		if got := completeReply(tt.diag, tt.human); got != tt.want {
+			t.Errorf("completeReply(%q) = %q, want %q", tt.diag, got, tt.want)
+		}
+	}
+}
+
+// A Diagnostic-Code with the first line of a multi-line reply is completed
+// from the notice, so the reason comes from the whole reply.
+func TestParseMultilineDiagnostic(t *testing.T) {
+	raw, err := os.ReadFile("testdata/exim-multiline-diagnostic.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Parse(raw)
+	if err != nil || len(rep.Recipients) != 1 {
+		t.Fatalf("Parse: %v, %+v", err, rep)
+	}
+	if d := rep.Recipients[0].Diagnostic; !strings.Contains(d, "DMARC policy of reject and the message failed authentication") {
+		t.Errorf("diagnostic %q", d)
 	}
 }
