@@ -38,6 +38,8 @@ type scan struct {
 	hasFeed    bool
 	original   header // header of the attached original message
 	hasOrig    bool
+	message    part // the attached original when it is a whole message, for forward.go
+	hasMessage bool
 	broken     bool   // a multipart without a boundary line was read as text
 	texts      []part // text/plain parts outside the original
 	htmls      []part // text/html parts outside the original
@@ -101,6 +103,9 @@ func (s *scan) walk(h header, body []byte, depth int) error {
 			oh, _, _ := readHeader(p.decoded(), s.lim.MaxHeaderSize, s.fieldSlab())
 			s.keepFields(oh)
 			s.original, s.hasOrig = oh, true
+			if mt == "message/rfc822" || mt == "message/global" {
+				s.message, s.hasMessage = p, true
+			}
 		}
 	case mt == "" || mt == "text/plain" || mt == "text":
 		s.addText(h, body)

@@ -14,16 +14,20 @@ import (
 type Limits struct {
 	MaxMessageSize int // bytes
 	MaxHeaderSize  int // bytes of one header section
-	MaxParts       int // MIME parts in all
-	MaxDepth       int // MIME nesting depth
+	MaxParts       int // MIME parts in all, forwarded messages included
+	MaxDepth       int // MIME nesting depth of one message
+	// MaxForwardDepth bounds the forwards Parse looks through for the
+	// bounce they carry (see forward.go).
+	MaxForwardDepth int
 }
 
 // DefaultLimits are generous for real bounces and bound hostile input.
 var DefaultLimits = Limits{
-	MaxMessageSize: 64 << 20,
-	MaxHeaderSize:  1 << 20,
-	MaxParts:       1000,
-	MaxDepth:       20,
+	MaxMessageSize:  64 << 20,
+	MaxHeaderSize:   1 << 20,
+	MaxParts:        1000,
+	MaxDepth:        20,
+	MaxForwardDepth: 3,
 }
 
 // Errors for input beyond the limits.
@@ -32,6 +36,7 @@ var (
 	ErrHeaderTooBig = errors.New("dsn: header section exceeds the maximum size")
 	ErrTooManyParts = errors.New("dsn: too many MIME parts")
 	ErrTooDeep      = errors.New("dsn: MIME parts nested too deeply")
+	ErrForwardDepth = errors.New("dsn: bounce forwarded inside too many forwards")
 )
 
 // Errors for input that is not a message.
@@ -66,6 +71,9 @@ func (p *Parser) limits() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultLimits.MaxDepth
 	}
+	if l.MaxForwardDepth <= 0 {
+		l.MaxForwardDepth = DefaultLimits.MaxForwardDepth
+	}
 	return l
 }
 
@@ -76,9 +84,15 @@ func (p *Parser) limits() Limits {
 //
 // The decoders are tried in order: the delivery-status part of a report
 // (RFC 3464, RFC 6533), a feedback report (RFC 5965), the human-readable
-// text of a non-standard bounce, an auto-reply (RFC 3834).
+// text of a non-standard bounce, an auto-reply (RFC 3834). A message that
+// is none of these but forwards one, attached or inline, yields the
+// report of the forwarded bounce (forward.go).
 func (p *Parser) Parse(msg []byte) (*Report, error) {
-	lim := p.limits()
+	return p.parse(msg, p.limits(), nesting{})
+}
+
+// parse decodes one message, the top-level one or one a forward carries.
+func (p *Parser) parse(msg []byte, lim Limits, nest nesting) (*Report, error) {
 	if len(msg) > lim.MaxMessageSize {
 		return nil, ErrTooLarge
 	}
@@ -89,6 +103,7 @@ func (p *Parser) Parse(msg []byte) (*Report, error) {
 
 	var d decoder
 	d.scan.lim = lim
+	d.scan.parts = nest.parts
 	h, body, err := readHeader(msg, lim.MaxHeaderSize, d.hdrBuf[:0])
 	if err != nil {
 		return nil, err
@@ -109,7 +124,7 @@ func (p *Parser) Parse(msg []byte) (*Report, error) {
 		// Nothing found in a multipart message: read it with go-message,
 		// and keep the single-pass reading if that finds nothing either.
 		fast := d.scan
-		d.scan = scan{lim: lim}
+		d.scan = scan{lim: lim, parts: nest.parts}
 		if err := d.scan.walkEntity(msg); err != nil || d.scan.empty() {
 			d.scan = fast
 		}
@@ -153,26 +168,12 @@ func (p *Parser) Parse(msg []byte) (*Report, error) {
 		}
 		rep.Feedback = nil
 	}
-	if st := inlineStatus(d.humanText()); st != nil && isNotice(h, rep.Subject, rep.From) {
-		if err := parseStatus(rep, st, lim.MaxHeaderSize); err != nil {
-			return nil, err
-		}
-		if len(rep.Recipients) > 0 {
-			rep.Format = FormatRFC3464
-			d.reconcile(rep)
-			return rep, nil
-		}
-		clearMessageFields(rep)
+	if fw, err := d.forwarded(p, rep, h, lim, nest); err != nil || fw != nil {
+		return fw, err
 	}
-	rep.Recipients = nil
-	if scanText(rep, d.hdr, d.humanString()) && len(rep.Recipients) > 0 {
-		if rep.Format == "" {
-			rep.Format = FormatText
-		}
-		for i := range rep.Recipients {
-			finishRecipient(&rep.Recipients[i])
-		}
-		d.textCommands(rep)
+	if ok, err := d.readNotice(rep, h, lim.MaxHeaderSize); err != nil {
+		return nil, err
+	} else if ok && d.dropForwarders(rep, h) {
 		return rep, nil
 	}
 	rep.Recipients = nil
@@ -201,6 +202,36 @@ func (p *Parser) Parse(msg []byte) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// readNotice reads a report from the human-readable text of a message
+// that has no machine-readable part to read it from: delivery-status
+// fields pasted into the text of a notice, else a text bounce. h is the
+// header the notice is judged by. It reports whether it found recipients.
+func (d *decoder) readNotice(rep *Report, h header, maxHeader int) (bool, error) {
+	if st := inlineStatus(d.humanText()); st != nil && isNotice(h, rep.Subject, rep.From) {
+		if err := parseStatus(rep, st, maxHeader); err != nil {
+			return false, err
+		}
+		if len(rep.Recipients) > 0 {
+			rep.Format = FormatRFC3464
+			d.reconcile(rep)
+			return true, nil
+		}
+		clearMessageFields(rep)
+	}
+	rep.Recipients = nil
+	if scanText(rep, d.hdr, d.humanString()) && len(rep.Recipients) > 0 {
+		if rep.Format == "" {
+			rep.Format = FormatText
+		}
+		for i := range rep.Recipients {
+			finishRecipient(&rep.Recipients[i])
+		}
+		d.textCommands(rep)
+		return true, nil
+	}
+	return false, nil
 }
 
 // clearMessageFields forgets the per-message fields of a report part that
