@@ -74,6 +74,10 @@ func TestScanText(t *testing.T) {
 			{"nina@remote.example.net", "failed", "5.1.1", "550", "virtual mailbox table"},
 			{"oscar@remote.example.net", "failed", "5.7.1", "550", "takes no mail from you"},
 		}},
+		// A delay warning is never a failure.
+		{"text-gmail-delay.eml", FormatText, []wantRecipient{
+			{"tia@example.net", "delayed", "", "", "temporary problem"},
+		}},
 		// The verdict stands in the paragraph above the address.
 		{"text-verdict-above.eml", FormatText, []wantRecipient{
 			{"rory@example.com", "failed", "", "", "does not exist on this server"},
