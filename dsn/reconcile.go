@@ -194,8 +194,12 @@ func (d *decoder) reconcile(rep *Report) {
 			if v := verdictBefore(text, win); v != "" && r.Diagnostic != "" {
 				r.Diagnostic = v + " " + r.Diagnostic
 			}
-			if len(r.Diagnostic) > 500 {
-				r.Diagnostic = r.Diagnostic[:500]
+			if n := 500; len(r.Diagnostic) > n {
+				// Cut at a character boundary: the text is UTF-8.
+				for n > 0 && r.Diagnostic[n]&0xC0 == 0x80 {
+					n--
+				}
+				r.Diagnostic = r.Diagnostic[:n]
 			}
 		}
 	}
