@@ -329,7 +329,7 @@ func (sc *textScanner) line(raw string) {
 		return
 	}
 	switch {
-	case isSeparatorLine(t):
+	case isSeparatorLine(t) && !labelsAddress(t):
 		// A separator ends a block, unless nothing was said yet about its
 		// recipient: then the reason comes in the next section.
 		if sc.cur >= 0 && !sc.rcpts[sc.cur].said() {
@@ -430,6 +430,16 @@ func (sc *textScanner) line(raw string) {
 			r.lines = append(r.lines, t)
 		}
 	}
+}
+
+// labelsAddress reports whether a line that starts like a separator names
+// a recipient after a label ("--- Invalid receiver address: a@b").
+func labelsAddress(t string) bool {
+	if strings.IndexByte(t, '@') < 0 {
+		return false
+	}
+	a, _ := lineAddress(strings.TrimLeft(t, "-=*# "))
+	return a != ""
 }
 
 // adminHeadings head the part of an Exchange notice meant for

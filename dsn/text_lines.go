@@ -105,7 +105,7 @@ var textIntroPhrases = []string{
 	"delivering mail to", "delivery to", "delivered to", "deliver to",
 	"delivering to", "failed for", "sending to", "undeliverable to",
 	"deliver message to", "rcpt to:", "unknown user", "no such user",
-	"this mailing list", "your message to",
+	"this mailing list", "your message to", "originally addressed to",
 }
 
 // Degrees of certainty that a message is a bounce.
@@ -465,7 +465,8 @@ var textRecipientLabels = []string{
 	"recipient address:", "recipient:", "recipients:", "rcpt to:", "address:",
 	"e-mail address:", "email address:", "invalid recipient:",
 	"unknown recipient:", "unknown user:", "user:", "mailbox:",
-	"failed address:", "to:",
+	"failed address:", "intended recipient:", "undeliverable address:",
+	"invalid receiver address:", "bad address:", "error-for:", "to:",
 }
 
 // lineAddress returns the address a line starts with, skipping list
@@ -702,7 +703,7 @@ func introducedAddress(t string) string {
 var textFailureWords = []string{
 	"error", "fail", "undeliver", "reject", "unknown", "invalid",
 	"could not", "couldn't", "unable", "not found", "no such", "denied",
-	"refused", "exceed",
+	"refused", "exceed", "mailbox is full",
 }
 
 // addressAfter returns the address right after an occurrence of p in t

@@ -78,6 +78,17 @@ func TestScanText(t *testing.T) {
 		{"text-gmail-delay.eml", FormatText, []wantRecipient{
 			{"tia@example.net", "delayed", "", "", "temporary problem"},
 		}},
+		// The recipient after a label of its own, or after a verdict
+		// and a colon, or on a line that looks like a separator.
+		{"text-shape-intended.eml", FormatText, []wantRecipient{
+			{"intended@dest.example", "failed", "", "", "does not exist"},
+		}},
+		{"text-shape-mboxfull.eml", FormatText, []wantRecipient{
+			{"mboxfull@dest.example", "failed", "", "", "mailbox is full"},
+		}},
+		{"text-shape-compuserve.eml", FormatText, []wantRecipient{
+			{"compuserve@dest.example", "failed", "", "", ""},
+		}},
 		// The verdict stands in the paragraph above the address.
 		{"text-verdict-above.eml", FormatText, []wantRecipient{
 			{"rory@example.com", "failed", "", "", "does not exist on this server"},
