@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # matrix.sh - the replies matrix: real MTAs x real provider replies, and the
-# forms real bounces take on their way. Postfix and Exim (and the MTAs of
-# gen-dsn-more.sh) bounce one message per row of shared/corpus/replies.tsv;
+# forms real bounces take on their way. Postfix and Exim (gen-dsn.sh) and
+# OpenSMTPD (gen-dsn-more.sh) bounce one message per row of shared/corpus/replies.tsv;
 # transform.py derives from every captured DSN a text-only copy, a forward as
 # attachment, a quoting reply, a Gmail-style inline forward, base64 and
 # quoted-printable re-encodings and LF / CRLF line endings, each with the DSN's
@@ -12,7 +12,7 @@
 # capture (DIR/<mta>-<id>.eml, as gen-dsn.sh --capture writes it) instead.
 # env: REBOUND_SHARED (default: ../shared beside the repository)
 #      MATRIX_CAPTURE  score the DSNs of this folder; run no MTA
-#      MATRIX_MORE     0: do not run gen-dsn-more.sh (more MTA families)
+#      MATRIX_MORE     0: do not run gen-dsn-more.sh (OpenSMTPD)
 #      MATRIX_REBOUND  score this rebound binary instead of building one
 #      MATRIX_KEEP     1: keep the work dir (it is always kept on failure)
 set -euo pipefail
@@ -64,23 +64,26 @@ else
   (cd "$ROOT" && go build -o "$WORK/rebound" ./cmd/rebound)
 fi
 
-PLAIN=$WORK/sets/plain
-mkdir -p "$PLAIN" "$WORK/truth" "$WORK/records"
+CAP=$WORK/capture PLAIN=$WORK/sets/plain
+mkdir -p "$CAP" "$PLAIN" "$WORK/truth" "$WORK/records"
 if [ -n "${MATRIX_CAPTURE:-}" ]; then
-  cp "$MATRIX_CAPTURE"/*-*.eml "$PLAIN/"
-  echo "matrix: scoring the capture in $MATRIX_CAPTURE ($(ls "$PLAIN" | wc -l) DSNs)"
+  cp "$MATRIX_CAPTURE"/*-*.eml "$CAP/"
+  echo "matrix: scoring the capture in $MATRIX_CAPTURE ($(ls "$CAP" | wc -l) DSNs)"
 else
   PORT=$(free_port 2560)
   echo "matrix: Postfix and Exim bounce every row of $REPLIES (DSNs captured on 127.0.0.1:$PORT)"
-  bash "$GEN" --replies "$REPLIES" --capture "$PLAIN" "127.0.0.1:$PORT"
-  if [ "${MATRIX_MORE:-1}" != 0 ] && [ -f "$ROOT/.ci/gen-dsn-more.sh" ]; then
+  bash "$GEN" --replies "$REPLIES" --capture "$CAP" "127.0.0.1:$PORT"
+  if [ "${MATRIX_MORE:-1}" != 0 ]; then
     PORT=$(free_port 2560)
-    echo "matrix: more MTA families bounce every row (DSNs captured on 127.0.0.1:$PORT)"
-    bash "$ROOT/.ci/gen-dsn-more.sh" --replies "$REPLIES" --capture "$PLAIN" "127.0.0.1:$PORT" ||
+    echo "matrix: OpenSMTPD bounces every row (DSNs captured on 127.0.0.1:$PORT)"
+    bash "$ROOT/.ci/gen-dsn-more.sh" --replies "$REPLIES" --capture "$CAP" "127.0.0.1:$PORT" ||
       echo "matrix: gen-dsn-more.sh failed; scoring what was captured"
   fi
 fi
-python3 "$TRUTH" "$REPLIES" "$PLAIN" > "$WORK/truth/plain.tsv"
+# Only the final failure reports of a row have a truth row; the others (e.g. an
+# <mta>-<id>-delayed.eml) are named by replies-truth.py and left out.
+python3 "$TRUTH" "$REPLIES" "$CAP" > "$WORK/truth/plain.tsv"
+cut -f1 "$WORK/truth/plain.tsv" | tail -n +2 | sort -u | while read -r f; do cp "$CAP/$f" "$PLAIN/"; done
 
 python3 "$ROOT/.ci/transform.py" "$PLAIN" "$WORK/sets"
 SETS="plain text-only fwd-attach reply-quoted fwd-inline base64 qp lf crlf"
@@ -176,10 +179,31 @@ for s in sets_all:
         failures.append((s, why, misses, errs))
 
 print()
-print(f"{'set':<13}{'rows':>5}" + "".join(f"{f:>10}" for f in FIELDS) + f"{'missing':>9}{'extra':>7}")
+print(f"{'set':<16}{'rows':>5}" + "".join(f"{f:>10}" for f in FIELDS) + f"{'missing':>9}{'extra':>7}")
 for s, n, pct, missing, extra, bad_mime, errs in rows:
-    print(f"{s:<13}{n:>5}" + "".join(f"{pct.get(f, '-'):>10}" for f in FIELDS) + f"{missing:>9}{extra:>7}")
+    print(f"{s:<16}{n:>5}" + "".join(f"{pct.get(f, '-'):>10}" for f in FIELDS) + f"{missing:>9}{extra:>7}")
 print("(percent of scored rows; missing: rows without any record; extra: records of recipients not in the truth)")
+# the same per MTA family, on the captured DSNs and over all sets: which MTA's reports lose what
+mta_of = lambda name: name.split("-", 1)[0]
+for base in ("plain", "all"):
+    truth_lines = open(os.path.join(work, "truth", base + ".tsv")).read().rstrip("\n").split("\n")
+    record_lines = open(os.path.join(work, "records", base + ".jsonl")).read().splitlines()
+    for mta in sorted({mta_of(l.split("\t")[0]) for l in truth_lines[1:]}):
+        tru = os.path.join(work, "truth", f"{base}-{mta}.tsv")
+        rec = os.path.join(work, "records", f"{base}-{mta}.jsonl")
+        with open(tru, "w") as f:
+            f.write("\n".join([truth_lines[0]] + [l for l in truth_lines[1:]
+                                                  if mta_of(l.split("\t")[0]) == mta]) + "\n")
+        with open(rec, "w") as f:
+            for l in record_lines:
+                try:
+                    if mta_of(os.path.basename(str(json.loads(l).get("source", "")))) == mta:
+                        f.write(l + "\n")
+                except ValueError:
+                    pass
+        pct, _, missing = run_score(rec, tru)
+        print(f"{base + ' ' + mta:<16}{len(truth_keys(tru)):>5}" + "".join(f"{pct.get(f, '-'):>10}" for f in FIELDS)
+              + f"{len(missing):>9}")
 print(f"bars: plain class >= {plain_bar['class']:g}%, hard >= {plain_bar['hard']:g}%, "
       f"missing <= {plain_bar['missing']}; each transformation class >= {variant_bar['class']:g}%, "
       f"hard >= {variant_bar['hard']:g}%, missing <= {variant_bar['missing']}")
