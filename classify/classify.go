@@ -186,6 +186,12 @@ func (c *Classifier) Classify(in Input) Result {
 		}
 	case "RCPT":
 		// The recipient lookup answered: "no such user" means what it says.
+	case "DATA":
+		// A permanent refusal of the message that says nothing we can
+		// read: the address was taken at RCPT TO, the message was not.
+		if (reason == "onhold" || reason == "undefined") && permanent(in, status, hasStatus) && !delayed {
+			reason = "filtered"
+		}
 	case "MAIL":
 		// A refusal of MAIL FROM is about the sender, not the recipient.
 		switch reason {
