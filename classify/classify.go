@@ -642,11 +642,12 @@ func (c *Classifier) weigh(code *entry, strength int, rule *entry, command strin
 		// it (unless the text is what qualified a provider's code), or
 		// on a phrase any filter may write ("user unknown") that did not
 		// answer RCPT TO.
+		// A weak code or a vague phrase is no real disagreement.
 		if winnerHard && (winner == code && !loserHard && strength < strengthQualified ||
 			winner == rule && rule.generic && command != "RCPT") {
-			return winner, low, true
+			return winner, low, false
 		}
-		return winner, high, true
+		return winner, high, false
 	}
 	if winnerHard && !loserHard {
 		return loser, low, true
