@@ -65,9 +65,18 @@ func (d *decoder) forwarded(p *Parser, rep *Report, h header, lim Limits, nest n
 			}
 		}
 	}
-	fw, ok, err := unwrapForward(d.humanString(), lim.MaxForwardDepth-nest.level)
-	if err != nil || !ok {
+	levels := lim.MaxForwardDepth - nest.level
+	fw, ok, err := unwrapForward(d.humanString(), levels)
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		if fw, ok = quotedReply(d.humanString(), h, rep.Subject); !ok {
+			return nil, nil
+		}
+		if levels <= 0 {
+			return nil, ErrForwardDepth
+		}
 	}
 	// The forwarded notice, read by the same code as a notice of its own,
 	// judged by its own header.
@@ -89,12 +98,14 @@ func (d *decoder) forwarded(p *Parser, rep *Report, h header, lim Limits, nest n
 }
 
 // dropForwarders removes from a report read from a message's own text,
-// when the message is titled as a forward, the addresses of the forward
-// and of the message it attaches: those it went to and came from, the
-// forwarder's, never failed recipients. It reports whether recipients
-// remain.
+// when the message is titled as a forward or is a person's reply (which
+// quotes a bounce with "> ", read as such by scanText), the addresses of
+// the message and of the message it attaches: those it went to and came
+// from, the forwarder's, never failed recipients. It reports whether
+// recipients remain.
 func (d *decoder) dropForwarders(rep *Report, h header) bool {
-	if !forwardSubject(rep.Subject) {
+	forward, reply, _ := subjectPrefixes(rep.Subject)
+	if !forward && !(reply && !mailSystem(h, rep.From)) {
 		return true
 	}
 	addrs := forwarderAddresses(h, nil)
@@ -148,35 +159,44 @@ var forwardPrefixes = []string{"fwd", "fw", "wg", "tr", "rv", "enc", "i", "doors
 // replyPrefixes may come before a forward prefix ("RE: FW: ...").
 var replyPrefixes = []string{"re", "aw", "sv", "antw", "r", "ref", "res", "rif"}
 
-// forwardSubject reports whether subject is that of a forward: one of
-// forwardPrefixes among the prefixes it starts with, after any bracketed
-// tag a list or ticket system puts first ("[Ticket #12] Fwd: ..."). French
-// puts a space, often a no-break space, before the colon.
+// forwardSubject reports whether subject is that of a forward.
 func forwardSubject(subject string) bool {
+	fwd, _, _ := subjectPrefixes(subject)
+	return fwd
+}
+
+// subjectPrefixes reports whether subject starts with one of
+// forwardPrefixes, or with one of replyPrefixes, among the prefixes it
+// starts with after any bracketed tag a list or ticket system puts first
+// ("[Ticket #12] Fwd: ..."). French puts a space, often a no-break
+// space, before the colon. rest is the subject after the reply prefixes.
+func subjectPrefixes(subject string) (forward, reply bool, rest string) {
 	s := strings.TrimSpace(subject)
+	defer func() { rest = s }()
 	for n := 0; n < 6 && s != ""; n++ {
 		if s[0] == '[' {
 			i := strings.IndexByte(s, ']')
 			if i < 0 {
-				return false
+				return false, reply, s
 			}
 			s = strings.TrimSpace(s[i+1:])
 			continue
 		}
 		i := strings.IndexByte(s, ':')
 		if i <= 0 || i > 10 {
-			return false
+			return false, reply, s
 		}
 		prefix := strings.ToLower(strings.TrimRight(s[:i], " \t\u00a0"))
 		switch {
 		case slices.Contains(forwardPrefixes, prefix):
-			return true
+			return true, reply, s
 		case !slices.Contains(replyPrefixes, prefix):
-			return false
+			return false, reply, s
 		}
+		reply = true
 		s = strings.TrimLeft(s[i+1:], " \t\u00a0")
 	}
-	return false
+	return false, reply, s
 }
 
 // mailSystem reports whether a message comes from mail software rather
@@ -317,14 +337,32 @@ func nextForward(text string) (header, string, bool) {
 		if !forwardMarkerLine(line) {
 			continue
 		}
-		if quotedNotice(rest) {
-			rest = unquoteText(rest)
+		// The header is read from the lines right after the marker, so
+		// that a text of many marker lines costs its length, not its
+		// length for each.
+		window := firstLines(rest, maxForwardHeaderLines+3)
+		if !quotedNotice(window) {
+			if h, body, ok := forwardHeader(rest); ok {
+				return h, body, true
+			}
+			continue
 		}
-		if h, body, ok := forwardHeader(rest); ok {
+		if h, _, ok := forwardHeader(unquoteText(window)); ok {
+			_, body, _ := forwardHeader(unquoteText(quotedBlock(rest)))
 			return h, body, true
 		}
 	}
 	return nil, "", false
+}
+
+// firstLines returns the first n lines of s.
+func firstLines(s string, n int) string {
+	end := 0
+	for rest := s; rest != "" && n > 0; n-- {
+		_, rest = nextLine(rest)
+		end = len(s) - len(rest)
+	}
+	return s[:end]
 }
 
 // forwardMarkerLine reports whether line is a forward marker on its own:
@@ -420,4 +458,103 @@ func forwardLabel(t string) (field, value string, ok bool) {
 		}
 	}
 	return "", "", false
+}
+
+// replyVerbs end the line a mail client writes above the message a reply
+// quotes, "On <date>, <writer> wrote:", in the languages of
+// forwardMarkerLines; German and Dutch name the writer after the verb
+// ("Am <date> schrieb <writer>:").
+var replyVerbs = []string{
+	" wrote:", " schrieb ", " schrieb:", " a écrit :", " a écrit:", " escribió:",
+	" schreef ", " schreef:", " ha scritto:", " escreveu:",
+}
+
+var replyVerbMatcher = phrase.MustCompile(replyVerbs, phrase.Options{})
+
+// quotedReply finds the notice a person's reply quotes with "> " below an
+// attribution line, and returns it as a forwardedText whose header is
+// the attribution's writer as From, the reply's subject without its
+// prefixes, and the replier (h's From) as To. It reports false unless the
+// writer is a mail system or the subject one of failure.
+func quotedReply(text string, h header, subject string) (forwardedText, bool) {
+	for off := 0; off < len(text); {
+		i := replyVerbMatcher.Index(text[off:])
+		if i < 0 {
+			break
+		}
+		start := strings.LastIndexByte(text[:off+i], '\n') + 1
+		line, rest := nextLine(text[start:])
+		off = len(text) - len(rest)
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, ">") {
+			continue
+		}
+		if !strings.HasSuffix(t, ":") {
+			// Gmail wraps a long attribution, the writer's address going
+			// to the next line.
+			next, after := nextLine(rest)
+			n := strings.TrimSpace(next)
+			if !strings.HasSuffix(n, ":") || strings.HasPrefix(n, ">") {
+				continue
+			}
+			t, rest = t+" "+n, after
+		}
+		quoted := quotedBlock(rest)
+		if !quotedNotice(quoted) {
+			continue
+		}
+		// The writer: an address on the line (Gmail wraps a long
+		// attribution before it), else the name before the verb.
+		from := ""
+		if a := strings.IndexByte(t, '<'); a >= 0 {
+			from = cleanAddress(t[a:])
+		}
+		if from == "" {
+			from = replyWriter(t[:len(t)-1])
+		}
+		_, _, subj := subjectPrefixes(subject)
+		if !containsAnyFold(from, textBounceSenders) && !containsAnyFold(subj, textBounceSubjects) {
+			return forwardedText{}, false
+		}
+		fh := header{
+			{name: []byte("From"), value: []byte(from)},
+			{name: []byte("Subject"), value: []byte(subj)},
+			{name: []byte("To"), value: h.get("From")},
+		}
+		return forwardedText{hdr: fh, text: unquoteText(quoted), levels: 1}, true
+	}
+	return forwardedText{}, false
+}
+
+// replyWriter returns the writer an attribution line without its final
+// colon names: after the verb in German and Dutch, else between the last
+// comma and the verb ("On 21.03.26 10:02, Mail Delivery System wrote").
+func replyWriter(t string) string {
+	for _, verb := range [...]string{" schrieb ", " schreef "} {
+		if k := indexFoldString(t, verb); k >= 0 {
+			return strings.TrimSpace(t[k+len(verb):])
+		}
+	}
+	if j := replyVerbMatcher.Index(t + ":"); j >= 0 {
+		t = t[:j]
+	}
+	if c := strings.LastIndexByte(t, ','); c >= 0 {
+		t = t[c+1:]
+	}
+	return strings.TrimSpace(t)
+}
+
+// quotedBlock returns the quoted lines at the start of s: up to the first
+// line that is neither quoted nor blank.
+func quotedBlock(s string) string {
+	end := 0
+	for rest := s; rest != ""; {
+		line, next := nextLine(rest)
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, ">") {
+			break
+		}
+		rest = next
+		end = len(s) - len(rest)
+	}
+	return s[:end]
 }

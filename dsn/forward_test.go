@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // lineEndVariants returns msg with LF, CRLF and bare CR line ends.
@@ -94,6 +95,16 @@ func TestParseForwarded(t *testing.T) {
 				diag: "192.0.2.61 does not like recipient. Remote host said: 550 5.1.1 <luc.bernard@exemple.example>: Recipient address rejected: User unknown Giving up on 192.0.2.61."}},
 			origSubj:   "Rendez-vous",
 			forwarders: []string{"renee.martin@exemple.example", "support@boutique.example"},
+		},
+		{
+			// A reply quotes the notice below Gmail's attribution, which
+			// it wraps before the writer's address; the replier's
+			// signature names the replier.
+			file: "forward-reply-quoted.eml", format: FormatPostfix,
+			from: "MAILER-DAEMON@mx.loja.example",
+			rcpts: []wantRcpt{{final: "paulo.r@cliente.example", action: "failed", status: "4.2.2", code: "452", remote: "mx.cliente.example",
+				command: "RCPT", diag: "host mx.cliente.example[198.51.100.71] said: 452 4.2.2 <paulo.r@cliente.example>: Mailbox full (in reply to RCPT TO command)"}},
+			forwarders: []string{"ines.costa@loja.example", "suporte@loja.example", "MAILER-DAEMON@mx.loja.example"},
 		},
 		{
 			// Outlook forwards a Gmail forward of a Postfix notice: the
@@ -259,32 +270,32 @@ func TestParseForwardLimits(t *testing.T) {
 	}
 }
 
-func TestForwardSubject(t *testing.T) {
+func TestSubjectPrefixes(t *testing.T) {
 	tests := []struct {
-		subject string
-		want    bool
+		subject        string
+		forward, reply bool
 	}{
-		{"Fwd: Undelivered Mail Returned to Sender", true},
-		{"FW: Undeliverable: report", true},
-		{"WG: Unzustellbar: Angebot", true},
-		{"TR\u00a0: failure notice", true},
-		{"TR : failure notice", true},
-		{"RV: Mensaje no entregado", true},
-		{"I: Messaggio non recapitabile", true},
-		{"Enc: Mensagem não entregue", true},
-		{"Doorst: Onbestelbaar", true},
-		{"RE: FW: Undeliverable", true},
-		{"AW: WG: Unzustellbar", true},
-		{"[Ticket #88] Fwd: failure notice", true},
-		{"Re: Undelivered Mail Returned to Sender", false},
-		{"Undelivered Mail Returned to Sender", false},
-		{"Forward planning: Q3", false},
-		{"Warning: could not send message for past 4 hours", false},
-		{"", false},
+		{"Fwd: Undelivered Mail Returned to Sender", true, false},
+		{"FW: Undeliverable: report", true, false},
+		{"WG: Unzustellbar: Angebot", true, false},
+		{"TR\u00a0: failure notice", true, false},
+		{"TR : failure notice", true, false},
+		{"RV: Mensaje no entregado", true, false},
+		{"I: Messaggio non recapitabile", true, false},
+		{"Enc: Mensagem não entregue", true, false},
+		{"Doorst: Onbestelbaar", true, false},
+		{"RE: FW: Undeliverable", true, true},
+		{"AW: WG: Unzustellbar", true, true},
+		{"[Ticket #88] Fwd: failure notice", true, false},
+		{"Re: Undelivered Mail Returned to Sender", false, true},
+		{"Undelivered Mail Returned to Sender", false, false},
+		{"Forward planning: Q3", false, false},
+		{"Warning: could not send message for past 4 hours", false, false},
+		{"", false, false},
 	}
 	for _, tt := range tests {
-		if got := forwardSubject(tt.subject); got != tt.want {
-			t.Errorf("forwardSubject(%q) = %v, want %v", tt.subject, got, tt.want)
+		if fwd, re, _ := subjectPrefixes(tt.subject); fwd != tt.forward || re != tt.reply {
+			t.Errorf("subjectPrefixes(%q) = %v, %v, want %v, %v", tt.subject, fwd, re, tt.forward, tt.reply)
 		}
 	}
 }
@@ -355,5 +366,76 @@ func TestUnwrapForward(t *testing.T) {
 				t.Errorf("forwarded text %q", fw.text)
 			}
 		})
+	}
+}
+
+// The attribution lines above the notice a reply quotes.
+func TestQuotedReply(t *testing.T) {
+	const quoted = "> This is the mail system at host mx.example.net.\n>\n> <a@example.com>: host mx.example.com said:\n>     550 5.1.1 user unknown\n>\n> more\n"
+	tests := []struct {
+		name, subject, text string
+		from                string // "" when no quoted notice is found
+	}{
+		{"gmail", "Re: Undelivered Mail Returned to Sender",
+			"Why?\n\nOn Mon, Mar 9, 2026 at 10:00 AM Mail Delivery System <MAILER-DAEMON@mx.example.net> wrote:\n" + quoted,
+			"MAILER-DAEMON@mx.example.net"},
+		{"gmail de", "AW: Unzustellbar",
+			"Warum?\n\nAm Mo., 9. März 2026 um 10:00 Uhr schrieb Mail Delivery System <\nMAILER-DAEMON@mx.example.net>:\n" + quoted,
+			"MAILER-DAEMON@mx.example.net"},
+		{"thunderbird de", "AW: Unzustellbar", "Warum?\n\nAm 09.03.26 um 10:00 schrieb Mail Delivery System:\n" + quoted,
+			"Mail Delivery System"},
+		{"thunderbird", "Re: failure notice", "Why?\n\nOn 09/03/2026 10:00, Mail Delivery System wrote:\n" + quoted,
+			"Mail Delivery System"},
+		{"french", "Re: Non remis", "Pourquoi ?\n\nLe lun. 9 mars 2026 à 10:00, <postmaster@example.fr> a écrit :\n" + quoted,
+			"postmaster@example.fr"},
+		// Not a reply to a bounce.
+		{"person", "Re: lunch", "Sure.\n\nOn Mon, Mar 9, 2026 at 10:00 AM Anna <anna@example.org> wrote:\n" + quoted, ""},
+		{"two quoted lines", "Re: Undelivered Mail Returned to Sender",
+			"Why?\n\nOn Mon, Mail Delivery System <MAILER-DAEMON@mx.example.net> wrote:\n> one\n> two\n", ""},
+		{"verb in a sentence", "Re: Undelivered Mail Returned to Sender", "As the system wrote: it failed.\n" + quoted, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := header{{name: []byte("From"), value: []byte("Replier <r@example.org>")}}
+			fw, ok := quotedReply(tt.text, h, tt.subject)
+			if ok != (tt.from != "") {
+				t.Fatalf("found %v, want %v", ok, tt.from != "")
+			}
+			if !ok {
+				return
+			}
+			if got := fw.hdr.text("From"); got != tt.from {
+				t.Errorf("From %q, want %q", got, tt.from)
+			}
+			if got := fw.hdr.text("To"); got != "Replier <r@example.org>" {
+				t.Errorf("To %q", got)
+			}
+			if !strings.HasPrefix(fw.text, "This is the mail system") || strings.Contains(fw.text, "> ") {
+				t.Errorf("quoted text %q", fw.text)
+			}
+		})
+	}
+}
+
+// A text of many marker or attribution lines costs its length, not its
+// length for each line: read quadratically, these took most of a minute.
+func TestParseForwardManyMarkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	for _, body := range []string{
+		strings.Repeat("-----Original Message-----\n> x\n> y\n> z\n> w\n", 20000),
+		strings.Repeat("Begin forwarded message:\n", 40000),
+		strings.Repeat("> Begin forwarded message:\n", 40000),
+		strings.Repeat("On Mon, a <mailer-daemon@x.example> wrote:\n> a\n", 20000),
+	} {
+		msg := "From: p@example.org\nSubject: Fwd: Undelivered Mail\n\n" + body
+		start := time.Now()
+		if _, err := Parse([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%.30q...: %v", body, d)
+		}
 	}
 }
