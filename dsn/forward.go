@@ -37,7 +37,7 @@ type nesting struct {
 // is its header. The attached message is tried first, then the text.
 func (d *decoder) forwarded(p *Parser, rep *Report, h header, lim Limits, nest nesting) (*Report, error) {
 	titled := forwardSubject(rep.Subject)
-	if !titled && mailSystem(h, rep.From) {
+	if !titled && mailSystem(rep.From) {
 		return nil, nil
 	}
 	if d.scan.hasMessage {
@@ -105,7 +105,7 @@ func (d *decoder) forwarded(p *Parser, rep *Report, h header, lim Limits, nest n
 // recipients remain.
 func (d *decoder) dropForwarders(rep *Report, h header) bool {
 	forward, reply, _ := subjectPrefixes(rep.Subject)
-	if !forward && !(reply && !mailSystem(h, rep.From)) {
+	if !forward && !(reply && !mailSystem(rep.From)) {
 		return true
 	}
 	addrs := forwarderAddresses(h, nil)
@@ -172,7 +172,6 @@ func forwardSubject(subject string) bool {
 // space, before the colon. rest is the subject after the reply prefixes.
 func subjectPrefixes(subject string) (forward, reply bool, rest string) {
 	s := strings.TrimSpace(subject)
-	defer func() { rest = s }()
 	for n := 0; n < 6 && s != ""; n++ {
 		if s[0] == '[' {
 			i := strings.IndexByte(s, ']')
@@ -199,15 +198,12 @@ func subjectPrefixes(subject string) (forward, reply bool, rest string) {
 	return false, reply, s
 }
 
-// mailSystem reports whether a message comes from mail software rather
-// than from a person: sent by a mailer daemon or postmaster, or marked
-// as automatic (RFC 3834 section 5).
-func mailSystem(h header, from string) bool {
-	if containsAnyFold(from, textBounceSenders) {
-		return true
-	}
-	v := strings.TrimSpace(h.text("Auto-Submitted"))
-	return v != "" && !strings.EqualFold(v, "no")
+// mailSystem reports whether a message comes from the mail system rather
+// than from a person or a ticket system: sent by a mailer daemon,
+// postmaster or the like. Auto-Submitted (RFC 3834 section 5) does not
+// tell: ticket systems set it on the forwards they send.
+func mailSystem(from string) bool {
+	return containsAnyFold(from, textBounceSenders)
 }
 
 // reportHeader reports whether the header of an attached message says
@@ -216,7 +212,7 @@ func mailSystem(h header, from string) bool {
 // recipients Exim names.
 func reportHeader(h header) bool {
 	return mediaType(h.get("Content-Type")) == "multipart/report" || h.get("X-Failed-Recipients") != nil ||
-		mailSystem(h, decodeWords(h.text("From")))
+		mailSystem(decodeWords(h.text("From")))
 }
 
 // noticeHeader reports whether the header of a forwarded message says it
