@@ -1,6 +1,7 @@
 package dsn
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -105,8 +106,8 @@ const fuzzBoundary = "=_rebound-fuzz-0b"
 
 // A fieldWriter writes header fields whose values stay one field: a line
 // break in a value becomes a fold, a line of white space alone (which
-// would end the header or the group) is dropped, and the boundary is
-// taken out.
+// would end the header or the group; isSpace says what white space is)
+// is dropped, and the boundary is taken out.
 type fieldWriter struct{ strings.Builder }
 
 func (w *fieldWriter) field(name, v string) {
@@ -116,7 +117,7 @@ func (w *fieldWriter) field(name, v string) {
 	for i, piece := range strings.Split(v, "\n") {
 		piece = strings.TrimSuffix(piece, "\r")
 		if i > 0 {
-			if strings.Trim(piece, " \t\r") == "" {
+			if len(trimSpace([]byte(piece))) == 0 {
 				continue
 			}
 			w.WriteString("\r\n")
@@ -159,7 +160,7 @@ func parseChecked(t *testing.T, msg []byte) (*Report, error) {
 	start := time.Now()
 	rep, err := fuzzParser.Parse(msg)
 	elapsed := time.Since(start)
-	checkInvariants(t, msg, rep, err, elapsed)
+	checkInvariants(t, &fuzzParser, msg, rep, err, elapsed)
 	if t.Failed() {
 		t.Logf("message (%d bytes):\n%s", len(msg), clipForLog(msg))
 	}
@@ -179,14 +180,14 @@ func parseBudget(msg []byte) time.Duration {
 	return 2*time.Second + time.Duration(len(msg))*time.Microsecond
 }
 
-// checkInvariants checks what Parse promises for every input: a report or an
+// checkInvariants checks what p.Parse promises for every input msg: a report or an
 // error, never both or neither; recipients only with a format, a known
 // format, and a number of recipients bounded by the input; recipient
 // fields in UTF-8 (the decoder converts every text it reads), on one line
 // (unfolded) except the diagnostic, codes in the syntax of RFC 3463 and RFC 5321,
 // commands and actions as Recipient documents them; Feedback only on
-// a feedback report; decoding deterministic and in bounded time.
-func checkInvariants(t *testing.T, msg []byte, rep *Report, err error, elapsed time.Duration) {
+// a complaint (ARF, or an Amazon SES notification); decoding deterministic and in bounded time.
+func checkInvariants(t *testing.T, p *Parser, msg []byte, rep *Report, err error, elapsed time.Duration) {
 	t.Helper()
 	if budget := parseBudget(msg); elapsed > budget {
 		t.Errorf("Parse took %v on %d bytes, more than %v", elapsed, len(msg), budget)
@@ -202,14 +203,14 @@ func checkInvariants(t *testing.T, msg []byte, rep *Report, err error, elapsed t
 	}
 	switch rep.Format {
 	case "", FormatRFC3464, FormatRFC6533, FormatARF, FormatRFC3834, FormatExchange, FormatQmail,
-		FormatExim, FormatSendmail, FormatPostfix, FormatNotes, FormatText:
+		FormatExim, FormatSendmail, FormatPostfix, FormatNotes, FormatText, FormatAmazonSES:
 	default:
 		t.Errorf("unknown format %q", rep.Format)
 	}
 	if rep.Format == "" && len(rep.Recipients) > 0 {
 		t.Errorf("%d recipients without a format", len(rep.Recipients))
 	}
-	if rep.Feedback != nil && rep.Format != FormatARF {
+	if rep.Feedback != nil && rep.Format != FormatARF && rep.Format != FormatAmazonSES {
 		t.Errorf("feedback fields in a %q report", rep.Format)
 	}
 	// A recipient takes at least a line of the input; a text notice is
@@ -238,7 +239,7 @@ func checkInvariants(t *testing.T, msg []byte, rep *Report, err error, elapsed t
 			checkLine(t, "feedback OriginalRcptTo", a)
 		}
 	}
-	again, err := fuzzParser.Parse(msg)
+	again, err := p.Parse(msg)
 	if err != nil || !reflect.DeepEqual(rep, again) {
 		t.Errorf("Parse is not deterministic (second error %v)", err)
 	}
@@ -624,22 +625,90 @@ var textFamilies = []textFamily{
 	},
 }
 
+// sesFamily writes an Amazon SES notification (bounce or complaint, bare
+// or in an SNS envelope), JSON with the fuzzed values in its strings.
+func sesFamily(sh *shaper) textFamily {
+	ctl := sh.next()
+	return textFamily{
+		name: "amazonses",
+		header: func(w *fieldWriter, host string, rcpts []string) {
+			w.field("From", "SES Notifications <no-reply@sns."+host+">")
+			w.field("Subject", "AWS Notification Message")
+		},
+		body: func(w *fieldWriter, host string, rcpts []string, code, status, reply string) {
+			type addr struct {
+				EmailAddress   string `json:"emailAddress"`
+				Action         string `json:"action,omitempty"`
+				Status         string `json:"status,omitempty"`
+				DiagnosticCode string `json:"diagnosticCode,omitempty"`
+			}
+			var list []addr
+			for _, r := range rcpts {
+				list = append(list, addr{r, sh.value("failed"), status, sh.value("smtp") + "; " + code + " " + status + " " + reply})
+			}
+			n := map[string]any{
+				"mail": map[string]any{"source": "news@example.org", "messageId": sh.value(reply),
+					"commonHeaders": map[string]any{"subject": sh.value(reply), "to": rcpts, "from": []string{sh.value(host)}}},
+			}
+			if ctl&1 == 0 {
+				n["notificationType"] = "Bounce"
+				n["bounce"] = map[string]any{"bounceType": sh.value("Permanent"), "reportingMTA": "dns; " + host, "bouncedRecipients": list}
+			} else {
+				n["notificationType"] = "Complaint"
+				n["complaint"] = map[string]any{"complaintFeedbackType": sh.value("abuse"), "userAgent": sh.value(host), "complainedRecipients": list}
+			}
+			b, _ := json.Marshal(n)
+			if ctl&2 != 0 {
+				b, _ = json.Marshal(map[string]string{"Type": "Notification", "Message": string(b)})
+			}
+			w.text(string(b) + "\r\n")
+		},
+	}
+}
+
+// inlineFamily writes a report that a gateway or a person flattened into
+// text: the delivery-status fields pasted in a forwarded notice.
+var inlineFamily = textFamily{
+	name: "inline-fields",
+	header: func(w *fieldWriter, host string, rcpts []string) {
+		w.field("From", "helpdesk@"+host)
+		w.field("Subject", "FW: Undelivered Mail Returned to Sender")
+	},
+	body: func(w *fieldWriter, host string, rcpts []string, code, status, reply string) {
+		w.text("Forwarding the report below as we received it.\r\n\r\nReporting-MTA: dns; " + host + "\r\n\r\n")
+		for _, r := range rcpts {
+			w.text("Final-Recipient: rfc822; " + r + "\r\nAction: failed\r\nStatus: " + status +
+				"\r\nDiagnostic-Code: smtp; " + code + " " + status + " " + reply + "\r\n\r\n")
+		}
+	},
+}
+
 // FuzzTextBounce builds the human-readable bounces of the common MTA
 // families (Postfix, Exim, Sendmail transcripts, qmail, Office 365 and
-// Exchange NDRs) from fuzzed addresses, hosts, codes and reply text, as
-// plain text, as an HTML part or without MIME, and checks checkInvariants.
+// Exchange NDRs), flattened reports and Amazon SES notifications from
+// fuzzed addresses, hosts, codes and reply text, as
+// plain text, as an HTML part or without MIME. Besides checkInvariants: a
+// notice whose values are plain (lower-case ASCII addresses and host, a
+// reply code, a status code, a reply of words) is read for every
+// recipient it names.
 func FuzzTextBounce(f *testing.F) {
 	seeds := []struct {
 		host, rcpt, code, status, reply string
 		shapes                          []byte
 	}{
-		{"mx.example.net", "alice@example.com", "550", "5.1.1", "User unknown", []byte{0}},
-		{"mail.example.org", "bob@example.org", "552", "5.2.2", "Mailbox full", []byte{1, 1}},
-		{"relay.example.jp", "carol@example.jp", "550", "5.7.1", "Relaying denied", []byte{2, 2}},
-		{"example.com", "dave@example.com", "511", "5.1.1", "sorry, no mailbox here by that name", []byte{3, 0}},
-		{"outlook.example", "erin@example.net", "550", "5.1.10", "RESOLVER.ADR.RecipientNotFound; not found", []byte{4, 0x10}},
-		{"exch.example", "frank@example.net", "550", "5.0.0", "User unknown", []byte{5, 0x20}},
+		// The first byte picks the family (low four bits), the number of
+		// recipients (next two) and the MIME form (top two); the
+		// others shape the values, 0 keeping them as they are.
+		{"mx.example.net", "alice@example.com", "550", "5.1.1", "User unknown", []byte{0x00, 0}},
+		{"mail.example.org", "bob@example.org", "552", "5.2.2", "Mailbox full", []byte{0x11, 0}},
+		{"relay.example.jp", "carol@example.jp", "550", "5.7.1", "Relaying denied", []byte{0x62, 0}},
+		{"example.com", "dave@example.com", "511", "5.1.1", "sorry, no mailbox here by that name", []byte{0x83, 0}},
+		{"outlook.example", "erin@example.net", "550", "5.1.10", "RESOLVER.ADR.RecipientNotFound; not found", []byte{0xc4, 0}},
+		{"exch.example", "frank@example.net", "550", "5.0.0", "User unknown", []byte{0x25, 0}},
 		{"h", "a@b.c", "255", "5.0", "", []byte{0x32, shapeNumber, shapeEmpty, shapeOneByte, shapeThreeBytes, shapeControl}},
+		{"mx.example.net", "oscar@example.com", "452", "4.2.2", "Mailbox full", []byte{0x06, 0}},
+		{"example.com", "walter@example.net", "550", "5.1.1", "user unknown", []byte{0x07, 0}},
+		{"example.com", "walter@example.net", "550", "5.1.1", "user unknown", []byte{0x07, 3, 0}},
 	}
 	for _, s := range seeds {
 		f.Add(s.host, s.rcpt, s.code, s.status, s.reply, s.shapes)
@@ -647,7 +716,15 @@ func FuzzTextBounce(f *testing.F) {
 	f.Fuzz(func(t *testing.T, host, rcpt, code, status, reply string, shapes []byte) {
 		sh := &shaper{b: shapes}
 		ctl := sh.next()
-		fam := textFamilies[int(ctl%16)%len(textFamilies)]
+		var fam textFamily
+		switch k := int(ctl % 16); {
+		case k < len(textFamilies):
+			fam = textFamilies[k]
+		case k == len(textFamilies):
+			fam = inlineFamily
+		default:
+			fam = sesFamily(sh)
+		}
 		rcpts := []string{sh.value(rcpt)}
 		for i := 1; i < 1+int(ctl>>4)%3; i++ {
 			rcpts = append(rcpts, fmt.Sprintf("r%d.%s", i, sh.value(rcpt)))
@@ -680,10 +757,78 @@ func FuzzTextBounce(f *testing.F) {
 			w.text("<html><body><p>" + html + "</p></body></html>")
 			w.endParts()
 		}
-		if _, err := parseChecked(t, []byte(w.String())); err != nil {
+		rep, err := parseChecked(t, []byte(w.String()))
+		if err != nil {
 			t.Fatalf("built notice refused: %v", err)
 		}
+		// A notice with plain values is read for every recipient it
+		// names.
+		if !plainDomain(host) || !validReplySyntax(code) || !validStatusSyntax(status) || !plainText(reply) {
+			return
+		}
+		for _, r := range rcpts {
+			if !plainAddress(r) {
+				return
+			}
+		}
+		found := make(map[string]bool)
+		for _, r := range rep.Recipients {
+			found[strings.ToLower(r.FinalRecipient)] = true
+		}
+		for _, r := range rcpts {
+			if !found[r] {
+				t.Errorf("%s notice: recipient %q not read; got format %q and %+v\n%s", fam.name, r, rep.Format, rep.Recipients, clipForLog([]byte(w.String())))
+			}
+		}
 	})
+}
+
+// plainDomain reports whether s is a lower-case ASCII domain name of a
+// few labels.
+func plainDomain(s string) bool {
+	if len(s) < 3 || len(s) > 60 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// plainAddress reports whether s is a lower-case ASCII address whose
+// local part is letters, digits and inner dots, and whose domain is plain.
+func plainAddress(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || len(local) > 40 || local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
+		return false
+	}
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.') {
+			return false
+		}
+	}
+	return plainDomain(domain)
+}
+
+// plainText reports whether s is a short reply text of ASCII letters,
+// digits and spaces.
+func plainText(s string) bool {
+	if len(s) > 80 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(letterByte(c) || digitByte(c) || c == ' ') {
+			return false
+		}
+	}
+	return true
 }
 
 // FuzzARF builds feedback reports (RFC 5965) from fuzzed field values,
