@@ -71,7 +71,7 @@ func TestParseForwarded(t *testing.T) {
 			file: "forward-outlook-o365.eml", format: FormatExchange, reporting: "AM0PR01MB6601.eurprd01.prod.outlook.example",
 			from: "Microsoft Outlook <postmaster@contoso.example>",
 			rcpts: []wantRcpt{{final: "piet.bakker@fabrikam.example", action: "failed", status: "5.1.10", code: "550",
-				diag: "<mailto:piet.bakker@fabrikam.example> The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message. If the problem continues, please contact your helpdesk. " +
+				diag: "The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message. If the problem continues, please contact your helpdesk. " +
 					"Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'"}},
 			origSubj:   "Quarterly report Q1",
 			forwarders: []string{"jan.devries@contoso.example", "it-support@contoso.example"},

@@ -502,6 +502,12 @@ func lineAddress(t string) (addr, rest string) {
 			addr, rest = a2, r2
 		}
 	}
+	if r := strings.TrimLeft(rest, " "); hasPrefixFoldString(r, "<mailto:") {
+		// Outlook: "a@b<mailto:a@b>", the address repeated as a link.
+		if a2, r2 := leadingAddress(r); strings.EqualFold(a2, addr) {
+			rest = r2
+		}
+	}
 	if labelTo && strings.TrimSpace(cleanAfterAddress(rest)) == "" {
 		return "", ""
 	}

@@ -363,6 +363,10 @@ func TestLineAddress(t *testing.T) {
 			t.Errorf("lineAddress(%q) = %q, want %q", tt.in, addr, tt.addr)
 		}
 	}
+	// The address repeated as a link is no part of what follows it.
+	if addr, rest := lineAddress("uma@example.org<mailto:uma@example.org> not found"); addr != "uma@example.org" || rest != " not found" {
+		t.Errorf("lineAddress with a mailto link = %q, %q", addr, rest)
+	}
 }
 
 func TestNamedAddress(t *testing.T) {
