@@ -43,7 +43,7 @@ type Matcher struct {
 // on the stack.
 const MaxPhrases = 64 * setWords
 
-const setWords = 16
+const setWords = 32
 
 // edge is a transition of the trie.
 type edge struct {
