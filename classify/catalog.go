@@ -1,11 +1,14 @@
 package classify
 
 import (
-	_ "embed"
+	"embed"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"github.com/rebound-mail/rebound/internal/phrase"
@@ -17,6 +20,36 @@ import (
 //
 //go:embed catalog.toml
 var catalogTOML string
+
+// lexiconFS holds the lexicon files: more phrases of server replies, one
+// file per language or per family of providers, kept apart from the
+// catalog so that each can be read and extended on its own. They are
+// merged into the catalog when it is loaded, after it and in name order.
+//
+//go:embed lexicon/*.toml
+var lexiconFS embed.FS
+
+// lexiconFile is the layout of a file under lexicon/: providers, codes and
+// rules as in catalog.toml. Reasons and bare reply codes are the catalog's
+// alone.
+type lexiconFile struct {
+	Providers []providerEntry `toml:"provider"`
+	Codes     []codeEntry     `toml:"code"`
+	Rules     []ruleEntry     `toml:"rule"`
+}
+
+// source is one file of the catalog: its name, as errors give it, and its
+// text.
+type source struct {
+	name, text string
+}
+
+// origin says where an entry was written: the file and the entry's number
+// among those of its kind in that file, counted from 1.
+type origin struct {
+	file string
+	n    int
+}
 
 // catalogFile is the layout of catalog.toml.
 type catalogFile struct {
@@ -275,8 +308,117 @@ type catalog struct {
 	providerCodes map[codeKey]uint64
 }
 
-// loadCatalog parses and validates the embedded catalog.
+// loadCatalog parses and validates the catalog text together with the
+// embedded lexicon files.
 func loadCatalog(text string) (*catalog, error) {
+	lex, err := lexiconSources(lexiconFS)
+	if err != nil {
+		return nil, err
+	}
+	return compileCatalog(text, lex)
+}
+
+// lexiconSources reads the lexicon files of fsys (lexicon/*.toml) in name
+// order, the order in which they are merged.
+func lexiconSources(fsys fs.FS) ([]source, error) {
+	names, err := fs.Glob(fsys, "lexicon/*.toml")
+	if err != nil {
+		return nil, fmt.Errorf("lexicon: %v", err)
+	}
+	sort.Strings(names)
+	var srcs []source
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", n, err)
+		}
+		srcs = append(srcs, source{name: n, text: string(b)})
+	}
+	return srcs, nil
+}
+
+// parseLexicon decodes one lexicon file and checks that its phrases are
+// written the way they are matched.
+func parseLexicon(s source) (*lexiconFile, error) {
+	var lf lexiconFile
+	md, err := toml.Decode(s.text, &lf)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		switch und[0].String() {
+		case "reason", "reply":
+			return nil, fmt.Errorf("%s: [[%s]] entries belong in catalog.toml", s.name, und[0])
+		}
+		return nil, fmt.Errorf("%s: unknown key %s", s.name, und[0])
+	}
+	for _, p := range lf.Providers {
+		for _, ph := range p.Phrases {
+			if err := checkWritten(ph); err != nil {
+				return nil, fmt.Errorf("%s: provider %q: %v", s.name, p.Name, err)
+			}
+		}
+	}
+	for i, c := range lf.Codes {
+		for _, ph := range c.When {
+			if err := checkWritten(ph); err != nil {
+				return nil, fmt.Errorf("%s: code #%d (%s): %v", s.name, i+1, c.Code, err)
+			}
+		}
+	}
+	for _, r := range lf.Rules {
+		for _, ph := range r.Phrases {
+			if err := checkWritten(ph); err != nil {
+				return nil, fmt.Errorf("%s: rule %q: %v", s.name, r.Name, err)
+			}
+		}
+	}
+	return &lf, nil
+}
+
+// checkWritten requires a lexicon phrase to be written as it is matched:
+// in lower case, in every script, with single spaces and none at either
+// end. The matcher folds ASCII case only, so a phrase with a capital
+// outside ASCII would match that capital alone.
+func checkWritten(p string) error {
+	n, err := phrase.Normalize(p)
+	if err != nil {
+		return err
+	}
+	if want := strings.ToLower(n); p != want {
+		return fmt.Errorf("phrase %q must be written %q: lower case, single spaces", p, want)
+	}
+	return nil
+}
+
+// capitalized returns p with its first letter in upper case when that
+// letter is outside ASCII and has an upper-case form, else "". The matcher
+// folds ASCII case only; with this variant a phrase that opens a sentence
+// ("Почтовый ящик ...", "Échec ...") matches too.
+func capitalized(p string) string {
+	r, size := utf8.DecodeRuneInString(p)
+	if r < utf8.RuneSelf {
+		return ""
+	}
+	u := unicode.ToUpper(r)
+	if u == r {
+		return ""
+	}
+	return string(u) + p[size:]
+}
+
+// numbered gives the n entries of one kind in file their origins.
+func numbered(file string, n int) []origin {
+	o := make([]origin, n)
+	for i := range o {
+		o[i] = origin{file: file, n: i + 1}
+	}
+	return o
+}
+
+// compileCatalog parses and validates the catalog text and the lexicon
+// files lex, merged after it in the order given, and compiles them.
+func compileCatalog(text string, lex []source) (*catalog, error) {
 	var f catalogFile
 	md, err := toml.Decode(text, &f)
 	if err != nil {
@@ -284,6 +426,21 @@ func loadCatalog(text string) (*catalog, error) {
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("catalog: unknown key %s", und[0])
+	}
+	provFrom := numbered("catalog", len(f.Providers))
+	codeFrom := numbered("catalog", len(f.Codes))
+	ruleFrom := numbered("catalog", len(f.Rules))
+	for _, s := range lex {
+		lf, err := parseLexicon(s)
+		if err != nil {
+			return nil, err
+		}
+		provFrom = append(provFrom, numbered(s.name, len(lf.Providers))...)
+		codeFrom = append(codeFrom, numbered(s.name, len(lf.Codes))...)
+		ruleFrom = append(ruleFrom, numbered(s.name, len(lf.Rules))...)
+		f.Providers = append(f.Providers, lf.Providers...)
+		f.Codes = append(f.Codes, lf.Codes...)
+		f.Rules = append(f.Rules, lf.Rules...)
 	}
 	cat := &catalog{reasons: map[string]*entry{}, codes: map[codeKey][]codeSlot{}, fallbacks: map[string]*entry{}}
 
@@ -329,30 +486,31 @@ func loadCatalog(text string) (*catalog, error) {
 		return nil, fmt.Errorf("catalog: %d providers, at most 64 are supported", len(f.Providers))
 	}
 	providers := map[string]bool{}
-	for _, p := range f.Providers {
+	for i, p := range f.Providers {
+		from := provFrom[i].file
 		if p.Name == "" || providers[p.Name] {
-			return nil, fmt.Errorf("catalog: provider %q: empty or defined twice", p.Name)
+			return nil, fmt.Errorf("%s: provider %q: empty or defined twice", from, p.Name)
 		}
 		providers[p.Name] = true
 		hosts := make([]string, len(p.Hosts))
 		for i, h := range p.Hosts {
 			if h == "" || strings.ToLower(h) != h {
-				return nil, fmt.Errorf("catalog: provider %q: host %q must be lower case and not empty", p.Name, h)
+				return nil, fmt.Errorf("%s: provider %q: host %q must be lower case and not empty", from, p.Name, h)
 			}
 			hosts[i] = h
 		}
 		cat.providers = append(cat.providers, providerEntry{Name: p.Name, Hosts: hosts})
 		if p.Fallback != "" {
 			if cat.reasons[p.Fallback] == nil {
-				return nil, fmt.Errorf("catalog: provider %q: unknown fallback reason %q", p.Name, p.Fallback)
+				return nil, fmt.Errorf("%s: provider %q: unknown fallback reason %q", from, p.Name, p.Fallback)
 			}
 			if err := checkExplain(p.Explain); err != nil {
-				return nil, fmt.Errorf("catalog: provider %q: fallback: %v", p.Name, err)
+				return nil, fmt.Errorf("%s: provider %q: fallback: %v", from, p.Name, err)
 			}
 			cat.fallbacks[p.Name] = &entry{name: p.Name + ":notice", reason: p.Fallback, explain: p.Explain,
 				strength: strengthProvider, provider: p.Name}
 		} else if len(p.Explain) > 0 {
-			return nil, fmt.Errorf("catalog: provider %q: explain without fallback", p.Name)
+			return nil, fmt.Errorf("%s: provider %q: explain without fallback", from, p.Name)
 		}
 	}
 
@@ -374,12 +532,12 @@ func loadCatalog(text string) (*catalog, error) {
 	}
 
 	var provPhrases [][]int32
-	for _, p := range f.Providers {
+	for i, p := range f.Providers {
 		var ids []int32
 		for _, ph := range p.Phrases {
 			id, err := intern(ph)
 			if err != nil {
-				return nil, fmt.Errorf("catalog: provider %q: %v", p.Name, err)
+				return nil, fmt.Errorf("%s: provider %q: %v", provFrom[i].file, p.Name, err)
 			}
 			ids = append(ids, id)
 		}
@@ -391,10 +549,10 @@ func loadCatalog(text string) (*catalog, error) {
 		c := &f.Codes[i]
 		e, err := cat.compileCode(c, providers, intern)
 		if err != nil {
-			return nil, fmt.Errorf("catalog: code #%d (%s): %v", i+1, c.Code, err)
+			return nil, fmt.Errorf("%s: code #%d (%s): %v", codeFrom[i].file, codeFrom[i].n, c.Code, err)
 		}
 		if names[e.name] {
-			return nil, fmt.Errorf("catalog: entry %s defined twice", e.name)
+			return nil, fmt.Errorf("%s: code #%d: entry %s defined twice", codeFrom[i].file, codeFrom[i].n, e.name)
 		}
 		names[e.name] = true
 		cat.all = append(cat.all, e)
@@ -418,46 +576,52 @@ func loadCatalog(text string) (*catalog, error) {
 		priority int
 		phrases  []int32
 		command  string
+		from     string
 	}
 	var rules []ruleAt
+	ruleFile := map[string]string{} // rule name → the file that has it
 	for i, r := range f.Rules {
-		if r.Name == "" || names["text:"+r.Name] {
-			return nil, fmt.Errorf("catalog: rule #%d: name %q empty or used twice", i+1, r.Name)
+		from := ruleFrom[i].file
+		if r.Name == "" {
+			return nil, fmt.Errorf("%s: rule #%d has no name", from, ruleFrom[i].n)
 		}
-		names["text:"+r.Name] = true
+		if first, ok := ruleFile[r.Name]; ok {
+			return nil, fmt.Errorf("%s: rule %q: name used twice (also in %s)", from, r.Name, first)
+		}
+		ruleFile[r.Name] = from
 		if len(r.Phrases) == 0 {
-			return nil, fmt.Errorf("catalog: rule %q has no phrases", r.Name)
+			return nil, fmt.Errorf("%s: rule %q has no phrases", from, r.Name)
 		}
-		ra := ruleAt{priority: r.Priority}
+		ra := ruleAt{priority: r.Priority, from: from}
 		switch {
 		case r.Command != "":
 			if r.Reason != "" || r.Command != "MAIL" && r.Command != "RCPT" && r.Command != "DATA" {
-				return nil, fmt.Errorf("catalog: rule %q: command must be MAIL, RCPT or DATA and stand alone", r.Name)
+				return nil, fmt.Errorf("%s: rule %q: command must be MAIL, RCPT or DATA and stand alone", from, r.Name)
 			}
 			ra.command = r.Command
 		default:
 			if !known[r.Reason] {
-				return nil, fmt.Errorf("catalog: rule %q: unknown reason %q", r.Name, r.Reason)
+				return nil, fmt.Errorf("%s: rule %q: unknown reason %q", from, r.Name, r.Reason)
 			}
 			if r.Priority < 1 || r.Priority > 100 {
-				return nil, fmt.Errorf("catalog: rule %q: priority %d not in 1..100", r.Name, r.Priority)
+				return nil, fmt.Errorf("%s: rule %q: priority %d not in 1..100", from, r.Name, r.Priority)
 			}
 			if r.Owner != "" && !validOwner(r.Owner) {
-				return nil, fmt.Errorf("catalog: rule %q: invalid owner %q", r.Name, r.Owner)
+				return nil, fmt.Errorf("%s: rule %q: invalid owner %q", from, r.Name, r.Owner)
 			}
 			if r.Class != "" && (!record.ValidClass(r.Class) || r.Class == record.ClassHard && !hardReason(r.Reason)) {
-				return nil, fmt.Errorf("catalog: rule %q: invalid class %q for reason %q", r.Name, r.Class, r.Reason)
+				return nil, fmt.Errorf("%s: rule %q: invalid class %q for reason %q", from, r.Name, r.Class, r.Reason)
 			}
 			if len(r.Explain) > 0 {
 				if err := checkExplain(r.Explain); err != nil {
-					return nil, fmt.Errorf("catalog: rule %q: %v", r.Name, err)
+					return nil, fmt.Errorf("%s: rule %q: %v", from, r.Name, err)
 				}
 			}
 			if r.Provider != "" && !providers[r.Provider] {
-				return nil, fmt.Errorf("catalog: rule %q: unknown provider %q", r.Name, r.Provider)
+				return nil, fmt.Errorf("%s: rule %q: unknown provider %q", from, r.Name, r.Provider)
 			}
 			if r.Generic && r.Reason != "userunknown" {
-				return nil, fmt.Errorf("catalog: rule %q: only userunknown rules can be generic", r.Name)
+				return nil, fmt.Errorf("%s: rule %q: only userunknown rules can be generic", from, r.Name)
 			}
 			ra.e = &entry{name: "text:" + r.Name, reason: r.Reason, class: r.Class, owner: r.Owner, explain: r.Explain,
 				generic: r.Generic, provider: r.Provider}
@@ -466,13 +630,19 @@ func loadCatalog(text string) (*catalog, error) {
 		for _, p := range r.Phrases {
 			id, err := intern(p)
 			if err != nil {
-				return nil, fmt.Errorf("catalog: rule %q: %v", r.Name, err)
+				return nil, fmt.Errorf("%s: rule %q: %v", from, r.Name, err)
 			}
 			if seen[id] {
-				return nil, fmt.Errorf("catalog: rule %q: phrase %q listed twice", r.Name, p)
+				return nil, fmt.Errorf("%s: rule %q: phrase %q listed twice", from, r.Name, p)
 			}
 			seen[id] = true
 			ra.phrases = append(ra.phrases, id)
+			if c := capitalized(phrases[id]); c != "" {
+				if id, err = intern(c); err == nil && !seen[id] {
+					seen[id] = true
+					ra.phrases = append(ra.phrases, id)
+				}
+			}
 		}
 		rules = append(rules, ra)
 	}
@@ -502,7 +672,7 @@ func loadCatalog(text string) (*catalog, error) {
 		if r.e != nil && r.e.provider != "" {
 			for _, id := range r.phrases {
 				if ruleCount[id] > 1 {
-					return nil, fmt.Errorf("catalog: rule %q: phrase %q is in another rule too", r.e.name, phrases[id])
+					return nil, fmt.Errorf("%s: rule %q: phrase %q is in another rule too", r.from, strings.TrimPrefix(r.e.name, "text:"), phrases[id])
 				}
 			}
 		}

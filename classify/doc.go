@@ -17,6 +17,21 @@
 //     of phrases;
 //   - bare SMTP reply codes (RFC 5321 section 4.2.3) as a last resort.
 //
+// Lexicon files (lexicon/*.toml, embedded too) hold more phrases of server
+// replies, one file per language or per family of providers and filters.
+// They have rules, and providers and codes where they need them, but no
+// reasons or bare reply codes; every check of the catalog applies to them,
+// and their phrases must be written as they are matched: lower case, single
+// spaces. They are merged after catalog.toml in file name order, into the
+// one automaton, and their rules rank as any other: by priority, and at
+// equal priority a catalog rule before a lexicon rule and an earlier file's
+// before a later one's; a phrase in two rules belongs to the higher one. A
+// lexicon rule has the priority of the catalog's English rule for the same
+// cause, so a reply weighs the same against the status code in whatever
+// language it is written. The matcher folds ASCII case only; a phrase that
+// begins with a letter outside ASCII also matches with that letter
+// capitalised, as at the start of a sentence.
+//
 // Explanations are maps from language to text; New picks one language.
 //
 // Result.Entry names what decided: "std:X.1.1" (the registry),
