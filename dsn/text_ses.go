@@ -84,14 +84,14 @@ func scanSES(rep *Report, body []byte) bool {
 			}
 			r := Recipient{
 				FinalRecipient: addr,
-				Action:         strings.ToLower(b.Action),
+				Action:         cleanAction([]byte(b.Action)),
 				Status:         findStatus(b.Status),
 				Diagnostic:     b.DiagnosticCode,
 			}
 			if r.Action == "" {
 				r.Action = action
 			}
-			if typ, text, ok := strings.Cut(b.DiagnosticCode, ";"); ok && !strings.ContainsAny(typ, " \t") {
+			if typ, text, ok := strings.Cut(b.DiagnosticCode, ";"); ok && isAtom(typ) {
 				r.DiagnosticType = strings.ToLower(strings.TrimSpace(typ))
 				r.Diagnostic = strings.TrimSpace(text)
 			}
@@ -102,11 +102,12 @@ func scanSES(rep *Report, body []byte) bool {
 			rep.Recipients = append(rep.Recipients, r)
 		}
 	case n.NotificationType == "Complaint" && n.Complaint != nil:
-		typ := strings.ToLower(n.Complaint.ComplaintFeedbackType)
+		// JSON strings may hold line breaks; the fields are one line.
+		typ := strings.ToLower(unfold([]byte(n.Complaint.ComplaintFeedbackType)))
 		if typ == "" {
 			typ = "other"
 		}
-		fb := &Feedback{FeedbackType: typ, UserAgent: n.Complaint.UserAgent, OriginalMailFrom: n.Mail.Source}
+		fb := &Feedback{FeedbackType: typ, UserAgent: unfold([]byte(n.Complaint.UserAgent)), OriginalMailFrom: unfold([]byte(n.Mail.Source))}
 		for _, c := range n.Complaint.ComplainedRecipients {
 			addr, _ := leadingAddress(strings.TrimSpace(c.EmailAddress))
 			if addr == "" || reportHas(rep, addr) {
