@@ -26,7 +26,7 @@ const (
 	shapeOneByte    // its first byte
 	shapeThreeBytes // its first three bytes
 	shapeNumber     // its digits, "255" when it has none: an exit status, a bare code
-	shapeHuge       // repeated to about 100 KB (once per message)
+	shapeHuge       // repeated to a few KB, or to about 100 KB (once per message)
 	shapeFolded     // folded after its spaces, or in its middle
 	shapeLatin1     // with bytes that are not UTF-8
 	shapeControl    // with NUL, ESC, DEL and a bare CR in its middle
@@ -57,7 +57,8 @@ func (s *shaper) next() byte {
 
 // value returns v in the next shape.
 func (s *shaper) value(v string) string {
-	switch s.next() % numShapes {
+	c := s.next()
+	switch c % numShapes {
 	case shapeEmpty:
 		return ""
 	case shapeOneByte:
@@ -76,15 +77,17 @@ func (s *shaper) value(v string) string {
 		}
 		return string(digits)
 	case shapeHuge:
-		if s.huge {
-			return v
+		// Mostly long (about 1 to 3.5 KB: past the bounds on kept
+		// text), now and then huge.
+		n := 600 + int(c)*12
+		if c < 64 && !s.huge {
+			n, s.huge = hugeValue, true
 		}
-		s.huge = true
 		unit := v
 		if unit == "" {
 			unit = "x"
 		}
-		return strings.Repeat(unit, hugeValue/len(unit)+1)[:hugeValue]
+		return strings.Repeat(unit, n/len(unit)+1)[:n]
 	case shapeFolded:
 		if strings.Contains(v, " ") {
 			return strings.ReplaceAll(v, " ", " \r\n\t")
