@@ -2,6 +2,7 @@ package dsn
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -40,6 +41,7 @@ func (h header) text(name string) string {
 // fields read so far with ErrHeaderTooBig.
 func readHeader(b []byte, max int, h header) (header, []byte, error) {
 	pos := 0
+	grown := false
 	for pos < len(b) {
 		if pos > max {
 			return h, nil, ErrHeaderTooBig
@@ -73,6 +75,13 @@ func readHeader(b []byte, max int, h header) (header, []byte, error) {
 			}
 			return h, b[pos:], nil
 		}
+		if len(h) == cap(h) && !grown {
+			// Out of room: make room for every field left at once. A
+			// hostile header repeats fields by the ten thousand, and
+			// growing step by step would allocate several times their
+			// final size.
+			h, grown = slices.Grow(h, fieldLines(b[pos:], max-pos)), true
+		}
 		h = append(h, field{name: name, value: b[pos+colon+1 : end]})
 		pos = next
 	}
@@ -80,6 +89,24 @@ func readHeader(b []byte, max int, h header) (header, []byte, error) {
 		return h, nil, ErrHeaderTooBig
 	}
 	return h, nil, nil
+}
+
+// fieldLines counts the lines of the header section at the start of b,
+// up to its empty line and within max bytes, that may start a field: those
+// not starting with white space. It is what readHeader appends at most.
+func fieldLines(b []byte, max int) int {
+	n := 0
+	for pos := 0; pos < len(b) && pos <= max; {
+		line, next := lineAt(b, pos)
+		if len(line) == 0 {
+			break
+		}
+		if line[0] != ' ' && line[0] != '\t' {
+			n++
+		}
+		pos = next
+	}
+	return n
 }
 
 // isFieldName reports whether b is a field name of RFC 5322 section 3.6.8:
