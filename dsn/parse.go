@@ -19,6 +19,11 @@ type Limits struct {
 	// MaxForwardDepth bounds the forwards Parse looks through for the
 	// bounce they carry (see forward.go).
 	MaxForwardDepth int
+	// MaxRecipients bounds the recipients of one report: the ones beyond
+	// are counted in Report.TruncatedRecipients and not decoded. A real
+	// report rarely names more than a few hundred; a hostile one names
+	// hundreds of thousands in a few megabytes.
+	MaxRecipients int
 }
 
 // DefaultLimits are generous for real bounces and bound hostile input.
@@ -28,6 +33,7 @@ var DefaultLimits = Limits{
 	MaxParts:        1000,
 	MaxDepth:        20,
 	MaxForwardDepth: 3,
+	MaxRecipients:   1000,
 }
 
 // Errors for input beyond the limits.
@@ -74,6 +80,9 @@ func (p *Parser) limits() Limits {
 	if l.MaxForwardDepth <= 0 {
 		l.MaxForwardDepth = DefaultLimits.MaxForwardDepth
 	}
+	if l.MaxRecipients <= 0 {
+		l.MaxRecipients = DefaultLimits.MaxRecipients
+	}
 	return l
 }
 
@@ -88,7 +97,29 @@ func (p *Parser) limits() Limits {
 // is none of these but forwards one, attached or inline, yields the
 // report of the forwarded bounce (forward.go).
 func (p *Parser) Parse(msg []byte) (*Report, error) {
-	return p.parse(msg, p.limits(), nesting{})
+	lim := p.limits()
+	rep, err := p.parse(msg, lim, nesting{})
+	if rep != nil {
+		capRecipients(rep, lim.MaxRecipients)
+	}
+	return rep, err
+}
+
+// capRecipients drops the recipients of rep beyond max, counting them in
+// rep.TruncatedRecipients: the decoders that read recipients from text
+// stop at no bound of their own.
+func capRecipients(rep *Report, max int) {
+	if len(rep.Recipients) == 0 {
+		// Recipients read and then dropped (a forwarder's own) leave
+		// nothing to have cut.
+		rep.TruncatedRecipients = 0
+	}
+	if max <= 0 || len(rep.Recipients) <= max {
+		return
+	}
+	rep.TruncatedRecipients += len(rep.Recipients) - max
+	// A copy, so that the dropped ones are not kept alive behind it.
+	rep.Recipients = append([]Recipient(nil), rep.Recipients[:max]...)
 }
 
 // parse decodes one message, the top-level one or one a forward carries.
@@ -134,7 +165,7 @@ func (p *Parser) parse(msg []byte, lim Limits, nest nesting) (*Report, error) {
 	}
 
 	if d.scan.hasStatus {
-		if err := parseStatus(rep, d.scan.status.text(), lim.MaxHeaderSize); err != nil {
+		if err := parseStatus(rep, d.scan.status.text(), lim.MaxHeaderSize, lim.MaxRecipients); err != nil {
 			return nil, err
 		}
 		if len(rep.Recipients) > 0 {
@@ -210,7 +241,7 @@ func (p *Parser) parse(msg []byte, lim Limits, nest nesting) (*Report, error) {
 // header the notice is judged by. It reports whether it found recipients.
 func (d *decoder) readNotice(rep *Report, h header, maxHeader int) (bool, error) {
 	if st := inlineStatus(d.humanText()); st != nil && isNotice(h, rep.Subject, rep.From) {
-		if err := parseStatus(rep, st, maxHeader); err != nil {
+		if err := parseStatus(rep, st, maxHeader, d.scan.lim.MaxRecipients); err != nil {
 			return false, err
 		}
 		if len(rep.Recipients) > 0 {
@@ -220,11 +251,12 @@ func (d *decoder) readNotice(rep *Report, h header, maxHeader int) (bool, error)
 		}
 		clearMessageFields(rep)
 	}
-	rep.Recipients = nil
+	rep.Recipients, rep.TruncatedRecipients = nil, 0
 	if scanText(rep, d.hdr, d.humanString()) && len(rep.Recipients) > 0 {
 		if rep.Format == "" {
 			rep.Format = FormatText
 		}
+		capRecipients(rep, d.scan.lim.MaxRecipients)
 		for i := range rep.Recipients {
 			finishRecipient(&rep.Recipients[i])
 		}

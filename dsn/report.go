@@ -34,8 +34,13 @@ type Report struct {
 	Subject string
 	Date    string
 
-	// Recipients has one entry per recipient, in report order.
+	// Recipients has one entry per recipient, in report order, at most
+	// Limits.MaxRecipients.
 	Recipients []Recipient
+	// TruncatedRecipients counts the recipients the report named beyond
+	// Limits.MaxRecipients: they were counted, not decoded, and have no
+	// entry in Recipients.
+	TruncatedRecipients int
 
 	// Original is what is known of the message that bounced.
 	Original Original

@@ -57,8 +57,14 @@ func forEachGroup(b []byte, max int, fn func(header)) error {
 // fields of RFC 3464 section 2.2 and one Recipient per group of
 // per-recipient fields (section 2.3). RFC 6533 global reports have the
 // same layout in UTF-8, with addresses that may use the utf-8 type.
-func parseStatus(rep *Report, b []byte, max int) error {
+// Beyond maxRcpt recipients (0: no bound) a group is only counted, in
+// rep.TruncatedRecipients, not decoded.
+func parseStatus(rep *Report, b []byte, max, maxRcpt int) error {
 	return forEachGroup(b, max, func(h header) {
+		if maxRcpt > 0 && len(rep.Recipients) >= maxRcpt && !hasMessageField(h) {
+			rep.TruncatedRecipients += recipientsIn(h)
+			return
+		}
 		cur := -1 // index in rep.Recipients of the recipient being read
 		for _, f := range h {
 			name, v := f.name, f.value
@@ -133,6 +139,40 @@ func parseStatus(rep *Report, b []byte, max int) error {
 			}
 		}
 	})
+}
+
+// hasMessageField reports whether a group of delivery-status fields holds
+// a per-message field (RFC 3464 section 2.2).
+func hasMessageField(h header) bool {
+	for _, f := range h {
+		if equalFoldASCII(f.name, "Reporting-MTA") || equalFoldASCII(f.name, "Received-From-MTA") ||
+			equalFoldASCII(f.name, "Arrival-Date") || equalFoldASCII(f.name, "Original-Envelope-Id") {
+			return true
+		}
+	}
+	return false
+}
+
+// recipientsIn counts the recipients a group of per-recipient fields
+// names, without decoding them: one per Final-Recipient field, and one for
+// a group of other per-recipient fields without any (parseStatus makes a
+// recipient of those too).
+func recipientsIn(h header) int {
+	n, other := 0, false
+	for _, f := range h {
+		switch {
+		case equalFoldASCII(f.name, "Final-Recipient"):
+			n++
+		case equalFoldASCII(f.name, "Original-Recipient"), equalFoldASCII(f.name, "Action"),
+			equalFoldASCII(f.name, "Status"), equalFoldASCII(f.name, "Remote-MTA"),
+			equalFoldASCII(f.name, "Diagnostic-Code"):
+			other = true
+		}
+	}
+	if n == 0 && other {
+		n = 1
+	}
+	return n
 }
 
 func newRecipient(rep *Report) int {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package dsn
+
+const raceEnabled = false
