@@ -135,6 +135,10 @@ var (
 		Message: "Service shutting down, try again later"}
 	errReadFailed = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Error reading message, try again later"}
+	// A line over MaxLineLength, in DATA or in a BDAT chunk: permanent, as
+	// the same message would fail again (RFC 5321 section 4.5.3.1).
+	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 0},
+		Message: "Line too long in message content"}
 )
 
 // New returns a server storing into st. metrics may be nil.

@@ -67,7 +67,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 }
 
 // Rcpt accepts the bounce domains only, and "postmaster" without a domain
-// (RFC 5321 section 4.5.1 requires it).
+// (RFC 5321 section 4.5.1 requires it; go-smtp parses "<Postmaster>" by
+// section 4.1.1.3). Postmaster at a bounce domain is accepted like any
+// address there, and at any other domain refused as relaying; what arrives
+// for postmaster is stored and decoded like any message.
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	at := strings.LastIndexByte(to, '@')
 	if at < 0 {
@@ -114,8 +117,9 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 }
 
 // read reads DATA completely. go-smtp's reader enforces the size limit
-// (its error is the 552 we must answer); any other read error is the
-// connection failing, answered as temporary.
+// (its error is the 552 we must answer) and the line length limit; any
+// other read error is the connection failing, answered as temporary (go-smtp
+// then answers 421 and closes the connection instead).
 func (s *session) read(r io.Reader) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(8 << 10)
@@ -123,6 +127,9 @@ func (s *session) read(r io.Reader) ([]byte, error) {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
 			return nil, se
+		}
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return nil, errLineTooLong
 		}
 		return nil, errReadFailed
 	}
