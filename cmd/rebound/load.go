@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -177,10 +176,9 @@ func runLoadClients(ctx context.Context, o *loadOptions, acceptedLog io.Writer, 
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	var next atomic.Int64
-	var logMu sync.Mutex
-	var logBuf *bufio.Writer
+	var accepted *idLog
 	if acceptedLog != nil {
-		logBuf = bufio.NewWriter(acceptedLog)
+		accepted = &idLog{w: acceptedLog}
 	}
 	results := make([]loadResult, o.conns)
 	var firstErr sync.Once
@@ -226,10 +224,8 @@ func runLoadClients(ctx context.Context, o *loadOptions, acceptedLog io.Writer, 
 				case err == nil:
 					res.accepted++
 					res.latencies = append(res.latencies, lat)
-					if logBuf != nil {
-						logMu.Lock()
-						logBuf.WriteString(id + "\n")
-						logMu.Unlock()
+					if accepted != nil {
+						accepted.add(id)
 					}
 				case errors.As(err, &se) && se.Code/100 == 4:
 					res.tempfailed++
@@ -269,15 +265,30 @@ func runLoadClients(ctx context.Context, o *loadOptions, acceptedLog io.Writer, 
 		total.latencies = append(total.latencies, r.latencies...)
 	}
 	slices.Sort(total.latencies)
-	if logBuf != nil {
-		if err := logBuf.Flush(); err != nil {
-			fmt.Fprintf(stderr, "rebound load: accepted log: %v\n", err)
-		}
+	if accepted != nil && accepted.err != nil {
+		fmt.Fprintf(stderr, "rebound load: accepted log: %v\n", accepted.err)
 	}
 	if total.neterrors > 0 {
 		fmt.Fprintf(stderr, "rebound load: %d connection errors (counted as tempfailed)\n", total.neterrors)
 	}
 	return total
+}
+
+// idLog is the accepted log: one line per message answered 250, each
+// written as it comes and never buffered, so that a load killed mid-run has
+// logged every message it saw accepted (a loss check trusts that list).
+type idLog struct {
+	mu  sync.Mutex
+	w   io.Writer
+	err error // the first write error; nothing is written after it
+}
+
+func (l *idLog) add(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		_, l.err = io.WriteString(l.w, id+"\n")
+	}
 }
 
 func dialLoad(addr string) (*smtp.Client, error) {
