@@ -128,6 +128,19 @@ func (c *Classifier) Classify(in Input) Result {
 	}
 
 	e, confidence, conflict := c.weigh(codeEntry, strength, rule, command)
+	if e != nil && e == codeEntry && strength <= strengthWeak && rule == nil {
+		// A placeholder status (X.0.0, what Postfix and Exim write when
+		// the server gave none) says less than the server's own reply
+		// code, when that has a meaning of its own ("551 User not
+		// local", "552" storage).
+		reply := in.SMTPCode
+		if reply == "" {
+			reply = replyInText(in.Diagnostic)
+		}
+		if r := cat.replies[reply]; r != nil && r.reason != "onhold" && r.reason != "undefined" {
+			e = r
+		}
+	}
 	// A local delivery program's failure is reported as such; only a
 	// clearer phrase or a specific code says more.
 	if strings.EqualFold(in.DiagnosticType, "x-unix") && (e == nil || e.strength < strengthStandard) {
@@ -215,6 +228,11 @@ func (c *Classifier) Classify(in Input) Result {
 	if reason == "notaccept" && !permanent(in, status, hasStatus) {
 		res.Class, res.Advice = record.ClassSoft, record.AdviceRetry
 	}
+	if res.Class == record.ClassUnknown && !permanent(in, status, hasStatus) {
+		// A temporary failure we cannot read is still temporary: the
+		// server asked to try again later.
+		res.Class, res.Advice = record.ClassSoft, record.AdviceRetry
+	}
 	return res
 }
 
@@ -225,8 +243,18 @@ func (c *Classifier) result(e *entry, reason string) Result {
 		Confidence: record.ConfidenceHigh, Evidence: e.name}
 	if e.reason == reason {
 		// The entry's own overrides hold only for the reason it names.
-		if e.class != "" {
+		if e.class != "" && e.class != res.Class {
 			res.Class = e.class
+			// What to do follows the class the entry gives, unless
+			// the entry says.
+			switch e.class {
+			case record.ClassSoft:
+				res.Advice = record.AdviceRetry
+			case record.ClassBlock:
+				res.Advice = record.AdviceFixSending
+			case record.ClassHard:
+				res.Advice = record.AdviceSuppress
+			}
 		}
 		if e.owner != "" {
 			res.FixOwner = e.owner

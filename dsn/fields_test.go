@@ -75,8 +75,13 @@ func TestFinishRecipient(t *testing.T) {
 		{"missing status filled", Recipient{Diagnostic: "450 4.2.0 try later"}, "4.2.0", "450"},
 		{"wrapped reply", Recipient{Status: "4.4.7", Diagnostic: "554 4.4.7 expired <421 4.4.2 Connection timed out>"}, "4.4.2", "421"},
 		{"quoted reply", Recipient{Status: "5.0.0", Diagnostic: "5.1.0 - Unknown address error 550-'5.7.1 denied'"}, "5.7.1", "550"},
-		{"unregistered reply code dropped", Recipient{Status: "5.2.0", Diagnostic: "522 5.2.0 over quota"}, "5.2.0", ""},
-		{"reply of another class dropped", Recipient{Status: "4.0.0", Diagnostic: "554 service not available"}, "4.0.0", ""},
+		// A code RFC 5321 does not list is still the reply when it leads
+		// the diagnostic.
+		{"unlisted reply code that leads", Recipient{Status: "5.2.0", Diagnostic: "522 5.2.0 over quota"}, "5.2.0", "522"},
+		{"unlisted number inside the text", Recipient{Status: "5.2.0", Diagnostic: "over quota, see 522 for more"}, "5.2.0", ""},
+		// A placeholder status says nothing against the server's reply.
+		{"placeholder status keeps the reply", Recipient{Status: "4.0.0", Diagnostic: "554 service not available"}, "4.0.0", "554"},
+		{"specific status of another class drops the reply", Recipient{Status: "4.4.7", Diagnostic: "550 4.4.7 QUEUE.Expired"}, "4.4.7", ""},
 		{"no diagnostic", Recipient{Status: "5.1.1"}, "5.1.1", ""},
 	}
 	for _, tt := range tests {

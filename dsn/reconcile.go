@@ -3,6 +3,7 @@ package dsn
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // finishRecipient fills the codes of r from its diagnostic text, the
@@ -43,9 +44,55 @@ func finishRecipient(r *Recipient) {
 		status = findStatus(diag)
 	}
 	r.Status = preferStatus(r.Status, status, code)
-	if r.SMTPCode == "" && code != "" && knownReplyCode(code) && (r.Status == "" || r.Status[0] == code[0]) {
+	// The remote server's reply code, when it agrees with the status on
+	// whether the failure is permanent; a placeholder status (X.0.0,
+	// Exim's 5.0.0 after a 451 timed out) says nothing against it. A code
+	// that leads the diagnostic is the reply, even when RFC 5321 does not
+	// list it ("511 sorry, no mailbox here by that name").
+	known := knownReplyCode(code) || code != "" && strings.HasPrefix(strings.TrimLeft(diag, " \t"), code) && plausibleReplyCode(code)
+	if r.SMTPCode == "" && known && (r.Status == "" || r.Status[0] == code[0] || genericStatus(r.Status)) {
 		r.SMTPCode = code
 	}
+	r.Diagnostic = unescapeOctal(r.Diagnostic)
+}
+
+// plausibleReplyCode reports whether code has the shape of a failure reply
+// (RFC 5321 section 4.2.1: 4yz or 5yz, y from 0 to 5).
+func plausibleReplyCode(code string) bool {
+	return len(code) == 3 && (code[0] == '4' || code[0] == '5') && code[1] >= '0' && code[1] <= '5' && digitByte(code[2])
+}
+
+// unescapeOctal decodes the \ooo escapes with which Exim writes the bytes of
+// a reply it will not print ("550 \345\256\233..."), when they spell UTF-8;
+// other text is returned as it is.
+func unescapeOctal(s string) string {
+	i := strings.IndexByte(s, '\\')
+	if i < 0 || !hasOctalEscape(s[i:]) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for j := 0; j < len(s); j++ {
+		if s[j] == '\\' && hasOctalEscape(s[j:]) {
+			v := (s[j+1]-'0')<<6 | (s[j+2]-'0')<<3 | (s[j+3] - '0')
+			if v >= 0x80 {
+				b = append(b, v)
+				j += 3
+				continue
+			}
+		}
+		b = append(b, s[j])
+	}
+	if !utf8.Valid(b) {
+		return s
+	}
+	return string(b)
+}
+
+// hasOctalEscape reports whether s starts with a backslash and three octal
+// digits of a byte value.
+func hasOctalEscape(s string) bool {
+	return len(s) >= 4 && s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7'
 }
 
 // afterReplyCode returns what follows the reply code that leadingReply

@@ -177,3 +177,21 @@ func TestParseMultilineDiagnostic(t *testing.T) {
 		t.Errorf("diagnostic %q", d)
 	}
 }
+
+// Exim writes the bytes of a reply it will not print as \ooo escapes.
+func TestUnescapeOctal(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`550 \345\256\233\345\205\210\344\270\215\346\230\216`, "550 宛先不明"},
+		{`550 Usu\303\241rio inexistente`, "550 Usuário inexistente"},
+		// Not UTF-8, an ASCII escape, a path: left as they are.
+		{`550 \377\376 odd`, `550 \377\376 odd`},
+		{`550 \101 not an escape we decode`, `550 \101 not an escape we decode`},
+		{`C:\temp\123`, `C:\temp\123`},
+		{"plain", "plain"},
+	}
+	for _, tt := range tests {
+		if got := unescapeOctal(tt.in); got != tt.want {
+			t.Errorf("unescapeOctal(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

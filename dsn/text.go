@@ -110,9 +110,9 @@ func scanText(rep *Report, hdr func(name string) string, text string) bool {
 	}
 	for i := range rcpts {
 		r := &rcpts[i]
-		diag := r.diagnostic()
+		diag := unescapeOctal(r.diagnostic())
 		status, code := r.codes()
-		if status != "" && code != "" && status[0] != code[0] {
+		if status != "" && code != "" && status[0] != code[0] && !genericStatus(status) {
 			// "550 4.4.7 QUEUE.Expired": the codes disagree on whether
 			// the failure is permanent; the status code, being the more
 			// specific, is kept, as for a delivery-status part.
