@@ -63,6 +63,11 @@ type Record struct {
 	Diagnostic        string `json:"diagnostic"`
 	RemoteMTA         string `json:"remote_mta"`
 	ReportingMTA      string `json:"reporting_mta"`
+	// RecipientInvalid is set when the report named a recipient or an
+	// original recipient that is not a mail address (package mailaddr):
+	// what it named, quoted and escaped, and what is wrong with it. The
+	// field it came from is then empty, and the record never suppresses.
+	RecipientInvalid string `json:"recipient_invalid,omitempty"`
 
 	Reason      string `json:"reason"`
 	Class       string `json:"class"`

@@ -13,6 +13,13 @@ import (
 // keys from the same message. Addresses are normalized with
 // suppress.NormalizeAddress and incidents grouped by suppress.IncidentKey.
 
+// Address is the form in which a store keeps and looks up the address
+// given to one of its methods (suppress.NormalizeAddress); text that is
+// not an address is an error, which the methods return as it is.
+func Address(addr string) (string, error) {
+	return suppress.NormalizeAddress(addr)
+}
+
 // ContentHash identifies a message by its bytes: an MTA that retries after
 // a lost 250 sends the same bytes again, and Save stores them once.
 func ContentHash(raw []byte) [sha256.Size]byte {
@@ -26,7 +33,13 @@ func ContentHash(raw []byte) [sha256.Size]byte {
 func RecordKey(content [sha256.Size]byte, rec *record.Record) string {
 	h := sha256.New()
 	h.Write(content[:])
-	for _, s := range []string{rec.OriginalMessageID, suppress.NormalizeAddress(rec.Recipient), rec.Status} {
+	// A recipient that is no address is taken as it is: it still tells
+	// the records of a report apart.
+	rcpt, err := suppress.NormalizeAddress(rec.Recipient)
+	if err != nil {
+		rcpt = rec.Recipient
+	}
+	for _, s := range []string{rec.OriginalMessageID, rcpt, rec.Status} {
 		var n [4]byte
 		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
 		h.Write(n[:])

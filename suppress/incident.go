@@ -69,14 +69,14 @@ func Provider(host string) string {
 	return ""
 }
 
-// RecipientDomain is the lower-cased domain of addr, or "".
+// RecipientDomain is the domain of addr in normal form (see
+// NormalizeAddress), or "" when addr is not an address.
 func RecipientDomain(addr string) string {
-	addr = NormalizeAddress(addr)
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 || i == len(addr)-1 {
+	addr, err := NormalizeAddress(addr)
+	if err != nil {
 		return ""
 	}
-	return addr[i+1:]
+	return addr[strings.LastIndexByte(addr, '@')+1:]
 }
 
 // IncidentOpen reports whether an incident whose last block was at lastSeen

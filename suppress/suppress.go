@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebound-mail/rebound/mailaddr"
 	"github.com/rebound-mail/rebound/record"
 )
 
@@ -145,15 +146,23 @@ func (s State) HasEvidence(key string) bool {
 	return key != "" && slices.Contains(s.Evidence, key)
 }
 
-// NormalizeAddress is the form addresses are kept in: trimmed and
-// lower-cased. Local parts are case-sensitive in theory (RFC 5321 section
-// 2.4) but no mailbox provider treats them so, and one address must not
-// escape its suppression by a change of case.
-func NormalizeAddress(addr string) string {
-	addr = strings.TrimSpace(addr)
-	addr = strings.TrimPrefix(addr, "<")
-	addr = strings.TrimSuffix(addr, ">")
-	return strings.ToLower(addr)
+// NormalizeAddress is the form addresses are kept in by the suppression
+// list: the normal form of package mailaddr, with the local part
+// lower-cased too. Local parts are case-sensitive in theory (RFC 5321
+// section 2.4) but no mailbox provider treats them so, and one address
+// must not escape its suppression by a change of case. Text that is not an
+// address is an error: it can never be suppressed.
+func NormalizeAddress(addr string) (string, error) {
+	a, err := mailaddr.Normalize(addr)
+	if err != nil {
+		return "", err
+	}
+	// Lower-casing may lengthen a non-ASCII local part past its limit;
+	// such an address is then kept in its case.
+	if lower, err := mailaddr.Normalize(strings.ToLower(a)); err == nil {
+		return lower, nil
+	}
+	return a, nil
 }
 
 // rank orders causes: a suppression is only replaced by one of a higher
@@ -175,7 +184,9 @@ func rank(cause string) int {
 
 // Apply scores one newly stored record against the previous state of its
 // address and returns the next state. key identifies the record (it is kept
-// as evidence). now is the record's received time.
+// as evidence). now is the record's received time. A record whose
+// recipient is not an address (see NormalizeAddress) scored against a
+// state without one changes nothing: it can never make a suppression.
 //
 // Apply never changes prev: the returned state has its own evidence slice.
 func (p Policy) Apply(prev State, rec *record.Record, key string, now time.Time) State {
@@ -184,7 +195,11 @@ func (p Policy) Apply(prev State, rec *record.Record, key string, now time.Time)
 	s.Evidence = slices.Clone(prev.Evidence)
 	s.LowConfidence = slices.Clone(prev.LowConfidence)
 	if s.Address == "" {
-		s.Address = NormalizeAddress(rec.Recipient)
+		addr, err := NormalizeAddress(rec.Recipient)
+		if err != nil {
+			return s // no address: nothing to suppress
+		}
+		s.Address = addr
 	}
 	if s.HasEvidence(key) {
 		return s // scored before

@@ -2,6 +2,7 @@ package suppress
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -361,13 +362,37 @@ func TestWithDefaults(t *testing.T) {
 }
 
 func TestNormalizeAddress(t *testing.T) {
-	for in, want := range map[string]string{
-		"User@Example.ORG":     "user@example.org",
-		" <user@example.org> ": "user@example.org",
-		"":                     "",
+	for _, tt := range []struct{ in, want string }{
+		{"User@Example.ORG", "user@example.org"},
+		{" <user@example.org> ", "user@example.org"},
+		{`"John Doe"@Example.org`, `"john doe"@example.org`},
+		{"Ünïcødé@Bücher.example", "ünïcødé@xn--bcher-kva.example"},
+		// U+023A lengthens when lower-cased: 32 of them fit in 64 octets
+		// in upper case only, and are kept so.
+		{strings.Repeat("Ⱥ", 32) + "@example.org", strings.Repeat("Ⱥ", 32) + "@example.org"},
 	} {
-		if got := NormalizeAddress(in); got != want {
-			t.Errorf("NormalizeAddress(%q) = %q, want %q", in, got, want)
+		got, err := NormalizeAddress(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("NormalizeAddress(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+		if again, err := NormalizeAddress(got); err != nil || again != got {
+			t.Errorf("NormalizeAddress(%q) = %q, %v; want it unchanged", got, again, err)
+		}
+	}
+	for _, in := range []string{"", "@", "a\r\nb@example.org", strings.Repeat("x", 5000) + "@example.org"} {
+		if got, err := NormalizeAddress(in); err == nil {
+			t.Errorf("NormalizeAddress(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
+// TestApplyNoAddress checks that a record whose recipient is not an
+// address never makes a suppression.
+func TestApplyNoAddress(t *testing.T) {
+	for _, rcpt := range []string{"", "@", "a\r\nb@example.org"} {
+		rec := &record.Record{Recipient: rcpt, Class: record.ClassHard, Reason: "userunknown"}
+		if s := DefaultPolicy.Apply(State{}, rec, "k1", t0); s.Suppressed || s.Address != "" || len(s.Evidence) != 0 {
+			t.Errorf("hard bounce for %q: state %+v, want none", rcpt, s)
 		}
 	}
 }

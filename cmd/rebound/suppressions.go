@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,8 +12,10 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/mailaddr"
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
 	"github.com/rebound-mail/rebound/suppress"
@@ -32,8 +34,13 @@ ADDRESS is suppressed and why, and lists the hard bounces with low
 confidence behind it, or those that did not suppress it; it exits 0 when
 ADDRESS is suppressed, 1 when it is not, 2 on error. add suppresses by hand
 (cause manual), for DURATION (e.g. 90d, 12h) or for ever; remove lifts a
-suppression and restarts the address's soft-bounce count. export writes
-every suppression in force as CSV.`
+suppression and restarts the address's soft-bounce count. ADDRESS must be
+a mail address (RFC 5321, RFC 6531): it is kept with its domain in lower
+case (internationalized names as xn-- A-labels) and its local part in
+lower case; one that starts with "-" goes after "--". export writes every suppression in force as CSV, every cell
+quoted; a cell that a spreadsheet would take for a formula (one starting
+with = + - @, a tab or a carriage return) starts with ' (--json gives the
+values as they are).`
 
 // runSuppressions implements "rebound suppressions": the suppression list
 // of a store, read and changed by hand.
@@ -93,11 +100,17 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 	}
 	var addr string
 	if nargs == 1 {
-		addr = suppress.NormalizeAddress(pos[0])
-		if !strings.Contains(addr, "@") {
-			fmt.Fprintf(stderr, "rebound suppressions %s: %q is not an address (want local@domain)\n", sub, pos[0])
+		a, err := suppress.NormalizeAddress(pos[0])
+		if err != nil {
+			reason := err.Error()
+			var e *mailaddr.Error
+			if errors.As(err, &e) {
+				reason = e.Reason
+			}
+			fmt.Fprintf(stderr, "rebound suppressions %s: %s is not an address: %s\n", sub, mailaddr.Quote(pos[0], 64), reason)
 			return 2
 		}
+		addr = a
 	}
 	now := time.Now().UTC()
 	var sup store.Suppression
@@ -209,7 +222,7 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 // writeAddresses prints the suppressed addresses, one per line.
 func writeAddresses(w io.Writer, sups []store.Suppression) error {
 	for _, s := range sups {
-		if _, err := fmt.Fprintln(w, s.Address); err != nil {
+		if _, err := fmt.Fprintln(w, shownAddress(s.Address)); err != nil {
 			return err
 		}
 	}
@@ -221,9 +234,20 @@ func writeAddresses(w io.Writer, sups []store.Suppression) error {
 func writeAddressesVerbose(w io.Writer, sups []store.Suppression) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i := range sups {
-		fmt.Fprintf(tw, "%s\t%s\n", sups[i].Address, describeSuppression(&sups[i]))
+		fmt.Fprintf(tw, "%s\t%s\n", shownAddress(sups[i].Address), describeSuppression(&sups[i]))
 	}
 	return tw.Flush()
+}
+
+// shownAddress is a stored address as a line of output shows it: as it
+// is, or quoted with its control characters escaped when it is no
+// address, as a store written before addresses were checked may hold, so
+// that one address is always one line.
+func shownAddress(addr string) string {
+	if _, err := mailaddr.Parse(addr); err != nil {
+		return mailaddr.Quote(addr, len(addr))
+	}
+	return addr
 }
 
 // maxLowConfidenceShown bounds the records check lists; the newest are
@@ -301,19 +325,50 @@ func describeSuppression(s *store.Suppression) string {
 // writeSuppressionsCSV writes RFC 4180 CSV with a header line; evidence
 // keys are separated by spaces in one field, times are RFC 3339 and an
 // empty expiry means never.
+//
+// The file is meant for spreadsheets too, which run a cell that looks
+// like a formula: following OWASP's advice on CSV injection, a cell that
+// starts with one of = + - @, a tab or a carriage return (or a full-width
+// = + - @, which some spreadsheets read alike) gets a leading ', and every
+// cell is quoted, so that one read with another separator (';') is not
+// split into cells that start so.
 func writeSuppressionsCSV(w io.Writer, sups []store.Suppression) error {
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"address", "cause", "reason", "since", "expires", "evidence"})
+	bw := bufio.NewWriter(w)
+	writeCSVRow(bw, "address", "cause", "reason", "since", "expires", "evidence")
 	for _, s := range sups {
 		exp := ""
 		if !s.Expires.IsZero() {
 			exp = s.Expires.UTC().Format(time.RFC3339)
 		}
-		cw.Write([]string{s.Address, s.Cause, s.Reason, s.Since.UTC().Format(time.RFC3339), exp,
-			strings.Join(s.Evidence, " ")})
+		writeCSVRow(bw, s.Address, s.Cause, s.Reason, s.Since.UTC().Format(time.RFC3339), exp,
+			strings.Join(s.Evidence, " "))
 	}
-	cw.Flush()
-	return cw.Error()
+	return bw.Flush()
+}
+
+// writeCSVRow writes one line of CSV (RFC 4180 section 2), every field
+// quoted and neutralised (csvCell).
+func writeCSVRow(w *bufio.Writer, fields ...string) {
+	for i, f := range fields {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteByte('"')
+		w.WriteString(strings.ReplaceAll(csvCell(f), `"`, `""`))
+		w.WriteByte('"')
+	}
+	w.WriteByte('\n')
+}
+
+// csvCell is v as a cell no spreadsheet takes for a formula: prefixed
+// with ' when its first character could start one.
+func csvCell(v string) string {
+	r, _ := utf8.DecodeRuneInString(v)
+	switch r {
+	case '=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠':
+		return "'" + v
+	}
+	return v
 }
 
 // parseInterspersed parses flags that may come before or after the

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +178,130 @@ func TestSuppressionsBadStore(t *testing.T) {
 	// add starts a store.
 	if code, _, errOut := runMain("suppressions", "add", "a@example.org", "--reason", "r", "--db", missing); code != 0 {
 		t.Errorf("add to a new store: exit %d: %s", code, errOut)
+	}
+}
+
+// TestSuppressionsNotAnAddress checks that what is no address is refused
+// with a reason and exit 2, and that nothing is stored.
+func TestSuppressionsNotAnAddress(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "rebound.db")
+	for _, tt := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"add", "@", "--reason", "r"}, `rebound suppressions add: "@" is not an address: empty local part`},
+		{[]string{"add", "user@", "--reason", "r"}, "empty domain"},
+		{[]string{"add", "a\r\nb@example.org", "--reason", "r"}, `"a\r\nb@example.org" is not an address: control character U+000D at byte 1`},
+		{[]string{"add", strings.Repeat("x", 5000) + "@example.org", "--reason", "r"}, "local part is 5000 octets, more than the 64"},
+		{[]string{"add", "user@exa_mple.org", "--reason", "r"}, "character '_' not allowed in a domain"},
+		{[]string{"check", "a\x00b@example.org"}, "control character U+0000"},
+		{[]string{"remove", "two words@example.org"}, "allowed only in a quoted local part"},
+	} {
+		code, out, errOut := runMain(append(append([]string{"suppressions"}, tt.args...), "--db", db)...)
+		if code != 2 || !strings.Contains(errOut, tt.stderr) || out != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and %q", tt.args, code, out, errOut, tt.stderr)
+		}
+		if len(errOut) > 300 {
+			t.Errorf("%q: stderr of %d bytes repeats the whole input", tt.args[:1], len(errOut))
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Errorf("a refused address created the store")
+	}
+	// The same addresses, spelled properly, are taken.
+	for _, addr := range []string{`"a b"@Example.org`, "jörg@Bücher.example"} {
+		if code, _, errOut := runMain("suppressions", "add", addr, "--reason", "r", "--db", db); code != 0 {
+			t.Errorf("add %q: exit %d: %s", addr, code, errOut)
+		}
+	}
+	code, out, _ := runMain("suppressions", "list", "--db", db)
+	if want := "\"a b\"@example.org\njörg@xn--bcher-kva.example\n"; code != 0 || out != want {
+		t.Errorf("list: exit %d, %q; want %q", code, out, want)
+	}
+}
+
+// TestSuppressionsExportFormulas checks that no cell of the CSV export
+// starts what a spreadsheet runs as a formula, and that every cell is
+// quoted.
+func TestSuppressionsExportFormulas(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "rebound.db")
+	for _, a := range []struct{ addr, reason string }{
+		{"=cmd@example.org", "plain"},
+		{"+31@example.org", "@SUM(1+1)*cmd|' /C calc'!A0"},
+		{"-minus@example.org", "=HYPERLINK(\"http://evil.example/\",\"click\")"},
+		{"quiet@example.org", "\tTab"},
+		{"cr@example.org", "\rCR"},
+		{"wide@example.org", "＝1+2"},
+		{"semi@example.org", "a;=1+2,b"},
+		{"safe@example.org", "asked by phone"},
+	} {
+		// "--": an address may start with "-".
+		if code, _, errOut := runMain("suppressions", "add", "--reason", a.reason, "--db", db, "--", a.addr); code != 0 {
+			t.Fatalf("add %q: exit %d: %s", a.addr, code, errOut)
+		}
+	}
+	code, out, errOut := runMain("suppressions", "export", "--csv", "--db", db)
+	if code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatalf("export is no CSV: %v\n%s", err, out)
+	}
+	got := map[string]string{} // address cell → reason cell
+	for _, r := range rows[1:] {
+		got[r[0]] = r[2]
+		for i, cell := range r {
+			if cell != "" && strings.ContainsRune("=+-@\t\r＝", []rune(cell)[0]) {
+				t.Errorf("row %q: cell %d %q starts a formula", r, i, cell)
+			}
+		}
+	}
+	want := map[string]string{
+		"'=cmd@example.org":   "plain",
+		"'+31@example.org":    "'@SUM(1+1)*cmd|' /C calc'!A0",
+		"'-minus@example.org": "'=HYPERLINK(\"http://evil.example/\",\"click\")",
+		"quiet@example.org":   "'\tTab",
+		"cr@example.org":      "'\rCR",
+		"wide@example.org":    "'＝1+2",
+		"semi@example.org":    "a;=1+2,b",
+		"safe@example.org":    "asked by phone",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("export cells:\n got %q\nwant %q", got, want)
+	}
+	// Every field quoted: read with ';' as the separator, no cell starts
+	// a formula either.
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if !strings.HasPrefix(line, `"`) || strings.Contains(line, `",=`) || strings.Contains(line, `;=`) && !strings.Contains(line, `"a;=1+2,b"`) {
+			t.Errorf("line not quoted field by field: %q", line)
+		}
+	}
+	if !strings.Contains(out, `"'-minus@example.org","manual","'=HYPERLINK(""http://evil.example/"",""click"")",`) {
+		t.Errorf("export does not quote and escape as RFC 4180 says:\n%s", out)
+	}
+}
+
+// TestSuppressionsListOldAddresses checks that an address stored before
+// addresses were checked, control characters and all, is listed on one
+// line, escaped.
+func TestSuppressionsListOldAddresses(t *testing.T) {
+	db := storeWithMessages(t)
+	conn, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(`INSERT INTO addresses (address, soft_count, window_start, last_bounce, suppressed,
+		cause, reason, since, expires, evidence) VALUES (?, 0, 0, 0, 1, 'hard', 'userunknown', 1, 0, '[]')`,
+		"evil\r\nforged@example.org")
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"list"}, {"list", "--verbose"}} {
+		code, out, errOut := runMain(append(append([]string{"suppressions"}, args...), "--db", db)...)
+		if code != 0 || strings.Count(out, "\n") != 1 || !strings.HasPrefix(out, `"evil\r\nforged@example.org"`) {
+			t.Errorf("%v: exit %d, %q (%s); want one escaped line", args, code, out, errOut)
+		}
 	}
 }

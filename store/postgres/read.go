@@ -85,7 +85,11 @@ func scanAddress(row sqlstore.Scanner) (suppress.State, error) {
 
 // Suppression returns the suppression of address in force at now, or nil.
 func (s *Store) Suppression(ctx context.Context, address string, now time.Time) (*store.Suppression, error) {
-	st, err := scanAddress(s.pool.QueryRow(ctx, queries.Address(), indexed(suppress.NormalizeAddress(address))))
+	addr, err := store.Address(address)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	st, err := scanAddress(s.pool.QueryRow(ctx, queries.Address(), addr))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -143,9 +147,9 @@ func (s *Store) changeAddress(ctx context.Context, address string, change func(s
 // AddSuppression suppresses an address by hand. It keeps the address's
 // soft-bounce history.
 func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error {
-	addr := indexed(suppress.NormalizeAddress(sup.Address))
-	if addr == "" {
-		return errors.New("postgres: suppression without an address")
+	addr, err := store.Address(sup.Address)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	if sup.Cause == "" {
 		sup.Cause = suppress.CauseManual
@@ -168,7 +172,10 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error
 // soft-bounce count; it reports whether there was one, in force or lapsed
 // (the store's clock plays no part).
 func (s *Store) RemoveSuppression(ctx context.Context, address string) (bool, error) {
-	addr := indexed(suppress.NormalizeAddress(address))
+	addr, err := store.Address(address)
+	if err != nil {
+		return false, fmt.Errorf("postgres: %w", err)
+	}
 	if err := s.checkOpen(); err != nil {
 		return false, err
 	}
@@ -181,7 +188,7 @@ func (s *Store) RemoveSuppression(ctx context.Context, address string) (bool, er
 		return false, nil
 	}
 	var had bool
-	err := s.changeAddress(ctx, addr, func(st suppress.State) suppress.State {
+	err = s.changeAddress(ctx, addr, func(st suppress.State) suppress.State {
 		had = st.Suppressed
 		return suppress.Remove(st)
 	})

@@ -367,7 +367,7 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 		key, address, domain, source, recipient, origRcpt, action, status, smtp  = col(), col(), col(), col(), col(), col(), col(), col(), col()
 		diag, remoteMTA, reportingMTA, reason, class, owner, advice, expl, entry = col(), col(), col(), col(), col(), col(), col(), col(), col()
 		feedback, origID, origFrom, origTo, origSubject, headers, format         = col(), col(), col(), col(), col(), col(), col()
-		confidence, evidence                                                     = col(), col()
+		confidence, evidence, rcptInvalid                                        = col(), col(), col()
 		idx                                                                      = make([]int64, 0, n)
 		received                                                                 = make([]int64, 0, n)
 		auth                                                                     = make([]bool, 0, n)
@@ -404,25 +404,26 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 		auth = append(auth, r.Authenticated)
 		confidence = append(confidence, text(r.Confidence))
 		evidence = append(evidence, text(r.Evidence))
+		rcptInvalid = append(rcptInvalid, text(r.RecipientInvalid))
 	}
 	inserted := make(map[string]bool, n)
 	b.Queue(`INSERT INTO records (message_id, key, address, recipient_domain,
 		source, idx, recipient, original_recipient, action, status, smtp_code, diagnostic,
 		remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation, catalog_entry,
 		feedback_type, original_message_id, original_from, original_to, original_subject,
-		original_headers, format, received_at, authenticated, confidence, evidence)
-		SELECT m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev
+		original_headers, format, received_at, authenticated, confidence, evidence, recipient_invalid)
+		SELECT m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, ri
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
 			$14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
 			$21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-			$28::bigint[], $29::bool[], $30::text[], $31::text[])
-			WITH ORDINALITY AS u(m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, n)
+			$28::bigint[], $29::bool[], $30::text[], $31::text[], $32::text[])
+			WITH ORDINALITY AS u(m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, ri, n)
 			ORDER BY n
 		ON CONFLICT (key) DO NOTHING RETURNING key`,
 		msg, key, address, domain, source, idx, recipient, origRcpt, action, status, smtp, diag,
 		remoteMTA, reportingMTA, reason, class, owner, advice, expl, entry, feedback, origID,
-		origFrom, origTo, origSubject, headers, format, received, auth, confidence, evidence).Query(func(rows pgx.Rows) error {
+		origFrom, origTo, origSubject, headers, format, received, auth, confidence, evidence, rcptInvalid).Query(func(rows pgx.Rows) error {
 		var k string
 		_, err := pgx.ForEachRow(rows, []any{&k}, func() error {
 			inserted[k] = true

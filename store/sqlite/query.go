@@ -67,7 +67,11 @@ func (s *Store) Message(ctx context.Context, id int64) (*store.Message, error) {
 
 // Suppression returns the suppression of address in force at now, or nil.
 func (s *Store) Suppression(ctx context.Context, address string, now time.Time) (*store.Suppression, error) {
-	st, err := scanAddress(s.db.Load().QueryRowContext(ctx, queries.Address(), suppress.NormalizeAddress(address)))
+	addr, err := store.Address(address)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	st, err := scanAddress(s.db.Load().QueryRowContext(ctx, queries.Address(), addr))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -89,9 +93,9 @@ func (s *Store) Suppressions(ctx context.Context, now time.Time) ([]store.Suppre
 // AddSuppression suppresses an address by hand. It keeps the address's
 // soft-bounce history.
 func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error {
-	addr := suppress.NormalizeAddress(sup.Address)
-	if addr == "" {
-		return errors.New("sqlite: suppression without an address")
+	addr, err := store.Address(sup.Address)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	if sup.Cause == "" {
 		sup.Cause = suppress.CauseManual
@@ -116,9 +120,12 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error
 // soft-bounce count; it reports whether there was one, in force or lapsed
 // (the store's clock plays no part).
 func (s *Store) RemoveSuppression(ctx context.Context, address string) (bool, error) {
-	addr := suppress.NormalizeAddress(address)
+	addr, err := store.Address(address)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
 	var had bool
-	err := s.submit(ctx, func(w *writer) error {
+	err = s.submit(ctx, func(w *writer) error {
 		st, err := w.loadAddress(addr)
 		if err != nil {
 			return err

@@ -84,7 +84,7 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 			r.Diagnostic, r.RemoteMTA, r.ReportingMTA, r.Reason, r.Class, r.FixOwner, r.Advice,
 			r.Explanation, r.CatalogEntry, r.FeedbackType, r.OriginalMessageID, r.OriginalFrom,
 			r.OriginalTo, r.OriginalSubject, pr.Headers, r.Format, sqlstore.UnixNano(r.ReceivedAt),
-			r.Authenticated, r.Confidence, r.Evidence)
+			r.Authenticated, r.Confidence, r.Evidence, r.RecipientInvalid)
 		if err != nil {
 			return store.SaveResult{}, fmt.Errorf("sqlite: storing record %d: %w", r.Index, err)
 		}

@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
@@ -29,7 +32,7 @@ type Prepared struct {
 type PreparedRecord struct {
 	Rec     record.Record // ReceivedAt set
 	Key     string        // store.RecordKey
-	Address string        // normalized recipient, "" for none
+	Address string        // normalized recipient, "" for none or one that is no address
 	Domain  string        // recipient domain
 	Headers string        // JSON object of OriginalHeaders, "" for none
 }
@@ -80,11 +83,16 @@ func Prepare(m *store.Message, now func() time.Time, c Cleaning) (Prepared, erro
 	for i := range m.Records {
 		pr := &p.Records[i]
 		pr.Rec = m.Records[i]
+		storableRecord(&pr.Rec)
 		if pr.Rec.ReceivedAt.IsZero() {
 			pr.Rec.ReceivedAt = received
 		}
 		pr.Key = store.RecordKey(p.Hash, &pr.Rec)
-		pr.Address = apply(c.Indexed, suppress.NormalizeAddress(pr.Rec.Recipient))
+		// A recipient that is no address gets no state: it can never
+		// be suppressed.
+		if addr, err := suppress.NormalizeAddress(pr.Rec.Recipient); err == nil {
+			pr.Address = apply(c.Indexed, addr)
+		}
 		pr.Domain = apply(c.Indexed, suppress.RecipientDomain(pr.Rec.Recipient))
 		if len(pr.Rec.OriginalHeaders) > 0 {
 			b, err := json.Marshal(pr.Rec.OriginalHeaders)
@@ -95,4 +103,38 @@ func Prepare(m *store.Message, now func() time.Time, c Cleaning) (Prepared, erro
 		}
 	}
 	return p, nil
+}
+
+// Storable is s as every backend keeps it: NUL and invalid UTF-8 become
+// U+FFFD. A PostgreSQL text value can hold neither, and SQLite would keep
+// both, so that the stores would disagree.
+func Storable(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// storableRecord makes every text of r Storable. Records made by package
+// bounce are so already; this holds for any other caller of Save, and for
+// fields the record gains later.
+func storableRecord(r *record.Record) {
+	v := reflect.ValueOf(r).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.String {
+			if s := f.String(); Storable(s) != s {
+				f.SetString(Storable(s))
+			}
+		}
+	}
+	for k, val := range r.OriginalHeaders {
+		if Storable(k) != k || Storable(val) != val {
+			h := make(map[string]string, len(r.OriginalHeaders))
+			for k, val := range r.OriginalHeaders {
+				h[Storable(k)] = Storable(val)
+			}
+			r.OriginalHeaders = h // the caller's map is left as it was
+			return
+		}
+	}
 }

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rebound-mail/rebound/mailaddr"
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
-	"github.com/rebound-mail/rebound/suppress"
 )
 
 // Where builds a conjunction of conditions with their arguments. A
@@ -66,14 +66,23 @@ func (q Queries) clean(s string) string {
 	return q.Clean(s)
 }
 
-// Records selects the records of rq, oldest first.
-func (q Queries) Records(rq store.Query) (string, []any) {
+// Records selects the records of rq, oldest first. A Recipient or Domain
+// that is none is an error (package mailaddr says what is wrong with it).
+func (q Queries) Records(rq store.Query) (string, []any, error) {
 	w := Where{Placeholders: q.Placeholders}
 	if rq.Recipient != "" {
-		w.Add("address = ?", q.clean(suppress.NormalizeAddress(rq.Recipient)))
+		addr, err := store.Address(rq.Recipient)
+		if err != nil {
+			return "", nil, err
+		}
+		w.Add("address = ?", q.clean(addr))
 	}
 	if rq.Domain != "" {
-		w.Add("recipient_domain = ?", q.clean(strings.ToLower(strings.TrimSpace(rq.Domain))))
+		domain, err := mailaddr.NormalizeDomain(rq.Domain)
+		if err != nil {
+			return "", nil, err
+		}
+		w.Add("recipient_domain = ?", q.clean(domain))
 	}
 	if rq.Reason != "" {
 		w.Add("reason = ?", q.clean(rq.Reason))
@@ -94,7 +103,7 @@ func (q Queries) Records(rq store.Query) (string, []any) {
 	}
 	w.TimeRange("received_at", rq.Since, rq.Until)
 	return `SELECT ` + RecordColumns + ` FROM records` + w.SQL() +
-		` ORDER BY received_at, id` + Limit(rq.Limit), w.Args
+		` ORDER BY received_at, id` + Limit(rq.Limit), w.Args, nil
 }
 
 // MessageRecords selects the records of one message (its id the only

@@ -39,15 +39,28 @@ func TestWherePlaceholders(t *testing.T) {
 func TestQueriesRecords(t *testing.T) {
 	q := store.Query{Recipient: " Bob@Example.ORG ", Domain: " Example.ORG", Class: "hard", Limit: 10}
 	cut := Queries{Placeholders: Dollar, Clean: func(s string) string { return s[:3] }}
-	query, args := cut.Records(q)
+	query, args, err := cut.Records(q)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(query, " WHERE address = $1 AND recipient_domain = $2 AND class = $3 ORDER BY received_at, id LIMIT 10") {
 		t.Errorf("query %q", query)
 	}
 	if want := []any{"bob", "exa", "har"}; !reflect.DeepEqual(args, want) {
 		t.Errorf("args %v, want %v (cleaned)", args, want)
 	}
-	query, args = Queries{}.Records(store.Query{})
-	if strings.Contains(query, "WHERE") || strings.Contains(query, "LIMIT") || len(args) != 0 {
-		t.Errorf("empty query: %q %v", query, args)
+	query, args, err = Queries{}.Records(store.Query{})
+	if err != nil || strings.Contains(query, "WHERE") || strings.Contains(query, "LIMIT") || len(args) != 0 {
+		t.Errorf("empty query: %q %v %v", query, args, err)
+	}
+	// The domain is matched in the form it is stored in: A-labels.
+	_, args, err = Queries{}.Records(store.Query{Domain: "Bücher.Example"})
+	if want := []any{"xn--bcher-kva.example"}; err != nil || !reflect.DeepEqual(args, want) {
+		t.Errorf("IDN domain: args %v, %v; want %v", args, err, want)
+	}
+	for _, bad := range []store.Query{{Recipient: "@"}, {Recipient: "a\r\nb@example.org"}, {Domain: "exa_mple.org"}} {
+		if query, _, err := (Queries{}).Records(bad); err == nil {
+			t.Errorf("Records(%+v) = %q, want an error", bad, query)
+		}
 	}
 }

@@ -39,7 +39,10 @@ func list[T any](ctx context.Context, r *Reads, what string, collect func(Rows) 
 
 // Records lists stored records, oldest first.
 func (r *Reads) Records(ctx context.Context, q store.Query) ([]record.Record, error) {
-	query, args := r.Queries.Records(q)
+	query, args, err := r.Queries.Records(q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Backend, err)
+	}
 	return list(ctx, r, "records", CollectRecords, query, args...)
 }
 

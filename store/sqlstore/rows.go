@@ -15,7 +15,8 @@ import (
 const RecordColumns = `source, idx, recipient, original_recipient, action, status, smtp_code,
 	diagnostic, remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation,
 	catalog_entry, feedback_type, original_message_id, original_from, original_to,
-	original_subject, original_headers, format, received_at, authenticated, confidence, evidence`
+	original_subject, original_headers, format, received_at, authenticated, confidence, evidence,
+	recipient_invalid`
 
 // AddressColumns are the columns of a suppression state, in the order
 // ScanAddress expects.
@@ -37,7 +38,7 @@ func scanRecord(row Scanner) (r record.Record, decodeErr, err error) {
 		&r.Status, &r.SMTPCode, &r.Diagnostic, &r.RemoteMTA, &r.ReportingMTA, &r.Reason,
 		&r.Class, &r.FixOwner, &r.Advice, &r.Explanation, &r.CatalogEntry, &r.FeedbackType,
 		&r.OriginalMessageID, &r.OriginalFrom, &r.OriginalTo, &r.OriginalSubject, &headers,
-		&r.Format, &received, &r.Authenticated, &r.Confidence, &r.Evidence)
+		&r.Format, &received, &r.Authenticated, &r.Confidence, &r.Evidence, &r.RecipientInvalid)
 	if err != nil {
 		return r, nil, err
 	}

@@ -280,7 +280,7 @@ func testUpgradeFromVersion1(t *testing.T, legacy func(t *testing.T) (func(strin
 			original_headers, format, received_at, authenticated)
 			VALUES ((SELECT id FROM messages WHERE content_hash = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			hash[:], store.RecordKey(hash, r), suppress.NormalizeAddress(r.Recipient), suppress.RecipientDomain(r.Recipient),
+			hash[:], store.RecordKey(hash, r), mustAddress(t, r.Recipient), suppress.RecipientDomain(r.Recipient),
 			r.Source, int64(r.Index), r.Recipient, r.OriginalRecipient, r.Action, r.Status, r.SMTPCode, r.Diagnostic,
 			r.RemoteMTA, r.ReportingMTA, r.Reason, r.Class, r.FixOwner, r.Advice, r.Explanation, r.CatalogEntry,
 			r.FeedbackType, r.OriginalMessageID, r.OriginalFrom, r.OriginalTo, r.OriginalSubject,
@@ -360,4 +360,14 @@ func testUpgradeFromVersion1(t *testing.T, legacy func(t *testing.T) (func(strin
 	if sup := suppression(t, s, "soft@old.test", when); sup == nil || len(sup.LowConfidence) != 1 {
 		t.Errorf("reopened: suppression %+v", sup)
 	}
+}
+
+// mustAddress is the address a store keeps for addr, which must be one.
+func mustAddress(t *testing.T, addr string) string {
+	t.Helper()
+	a, err := store.Address(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

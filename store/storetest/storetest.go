@@ -78,6 +78,9 @@ func Run(t *testing.T, b Backend) {
 		{"LowConfidenceHardCountsAsSoft", testLowConfidenceHardCountsAsSoft},
 		{"LowConfidenceHardInOneMessage", testLowConfidenceHardInOneMessage},
 		{"EmptyConfidenceIsHigh", testEmptyConfidenceIsHigh},
+		{"AddressBytes", testAddressBytes},
+		{"InvalidAddress", testInvalidAddress},
+		{"NoAddressNoSuppression", testNoAddressNoSuppression},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
