@@ -45,8 +45,10 @@ type familyTable struct {
 
 	// Line starts: boilerplate lines and the headings that start the copy
 	// of the original.
-	boiler      *phrase.Matcher
-	boilerText  []string // phrase id → the line start
+	// boiler holds the boilerplate entries by their first bytes, lower
+	// case, so that a line is looked up once rather than scanned.
+	boiler      map[boilerKey][]int
+	boilerText  []string // entry → the line start
 	boilerExact []bool   // the entry ended in "$": the whole line
 	original    *phrase.Matcher
 	commands    *phrase.Matcher
@@ -128,8 +130,13 @@ func loadFamilies(src string) (*familyTable, error) {
 			t.formatFamily = append(t.formatFamily, i)
 		}
 	}
-	if t.boiler, err = phrase.Compile(boiler, phrase.Options{}); err != nil {
-		return nil, fmt.Errorf("families.toml: boilerplate: %v", err)
+	t.boiler = make(map[boilerKey][]int)
+	for i, b := range boiler {
+		if len(b) < len(boilerKey{}) {
+			return nil, fmt.Errorf("families.toml: boilerplate %q: shorter than %d bytes", b, len(boilerKey{}))
+		}
+		k := keyOf(b)
+		t.boiler[k] = append(t.boiler[k], i)
 	}
 	if t.original, err = phrase.Compile(original, phrase.Options{}); err != nil {
 		return nil, fmt.Errorf("families.toml: original: %v", err)
@@ -197,15 +204,24 @@ func (t *familyTable) markers() []string {
 	return out
 }
 
+// boilerKey is the first bytes of a line, lower case.
+type boilerKey [8]byte
+
+func keyOf(s string) boilerKey {
+	var k boilerKey
+	for i := range k {
+		k[i] = lowerASCII(s[i])
+	}
+	return k
+}
+
 // boilerplate reports whether the trimmed line t is a line of a family's
 // template.
 func (t *familyTable) boilerplate(line string) bool {
-	if len(line) < 3 {
+	if len(line) < len(boilerKey{}) {
 		return false
 	}
-	var set phrase.Set
-	t.boiler.Match(line, &set)
-	for id := set.Next(0); id >= 0; id = set.Next(id + 1) {
+	for _, id := range t.boiler[keyOf(line)] {
 		b := t.boilerText[id]
 		if !hasPrefixFoldString(line, b) {
 			continue
