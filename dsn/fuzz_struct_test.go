@@ -185,7 +185,7 @@ func parseBudget(msg []byte) time.Duration {
 
 // checkInvariants checks what p.Parse promises for every input msg: a report or an
 // error, never both or neither; recipients only with a format, a known
-// format, and a number of recipients bounded by the input; recipient
+// format, at most Limits.MaxRecipients recipients; recipient
 // fields in UTF-8 (the decoder converts every text it reads), on one line
 // (unfolded) except the diagnostic, codes in the syntax of RFC 3463 and RFC 5321,
 // commands and actions as Recipient documents them; Feedback only on
@@ -216,17 +216,12 @@ func checkInvariants(t *testing.T, p *Parser, msg []byte, rep *Report, err error
 	if rep.Feedback != nil && rep.Format != FormatARF && rep.Format != FormatAmazonSES {
 		t.Errorf("feedback fields in a %q report", rep.Format)
 	}
-	// A recipient takes at least a line of the input; a text notice is
-	// read for at most maxTextRecipients.
-	if lines := strings.Count(string(msg), "\n") + 1; len(rep.Recipients) > lines {
-		t.Errorf("%d recipients from %d lines", len(rep.Recipients), lines)
-	}
-	switch rep.Format {
-	case FormatRFC3464, FormatRFC6533, FormatARF:
-	default:
-		if len(rep.Recipients) > maxTextRecipients+1 {
-			t.Errorf("%d recipients from a %q notice, more than %d", len(rep.Recipients), rep.Format, maxTextRecipients)
-		}
+	// Limits.MaxRecipients bounds the recipients decoded; the others
+	// are only counted.
+	if max := p.limits().MaxRecipients; len(rep.Recipients) > max {
+		t.Errorf("%d recipients, more than the limit of %d", len(rep.Recipients), max)
+	} else if rep.TruncatedRecipients < 0 || rep.TruncatedRecipients > 0 && len(rep.Recipients) != max {
+		t.Errorf("%d recipients truncated after %d, the limit being %d", rep.TruncatedRecipients, len(rep.Recipients), max)
 	}
 	for i := range rep.Recipients {
 		checkRecipient(t, i, &rep.Recipients[i])
