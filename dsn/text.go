@@ -12,17 +12,26 @@ import (
 // text NDRs, Lotus Notes, Yahoo, Gmail and the many MTAs that imitate them.
 //
 // Rather than one reader per MTA, one line-oriented state machine reads them
-// all. The notice is cut where the copy of the original message starts; a
-// line that starts with an address (optionally labelled, quoted, bracketed
-// or after a display name right below "...failed to these recipients:")
-// opens a recipient, and so does an address right after a phrase such as
-// "error delivering your mail to"; the lines after it, up to the next
-// recipient or section separator, are what the remote server said about
-// it. SMTP transcripts (">>> RCPT TO:<a>", "<<< 550 ...", "550 <a>... User
-// unknown", Postfix's "In:"/"Out:") are read on their own. Codes are then
-// found in the recipient's text with findStatus and findSMTPCode, never
-// invented. When the text names nobody, X-Failed-Recipients (Exim), the
-// RCPT TO of a transcript or the single To of the original says who.
+// all; what differs between MTA families is data, in families.toml: the
+// phrases that name a family, the lines of its template (skipped: never a
+// recipient's diagnostic), the headings with which it starts the copy of
+// the original, its delay warnings and the idioms with which it names the
+// SMTP command a reply answered. The notice is cut where the copy of the
+// original message starts, at a heading or separator, never at a sentence.
+// A line that starts with an address (optionally labelled, quoted,
+// bracketed or after a display name right below "...failed to these
+// recipients:") opens a recipient, and so does an address right after a
+// phrase such as "error delivering your mail to"; the lines after it, up to
+// the next recipient or section separator, are what the remote server said
+// about it. A line indented below the one that named the recipient
+// continues it, even when it starts with an address (a wrapped reply), and
+// a verdict in the paragraph above the address explains it when its own
+// lines name no cause. SMTP transcripts (">>> RCPT TO:<a>", "<<< 550 ...",
+// "550 <a>... User unknown", Postfix's "In:"/"Out:") are read on their own.
+// Codes are then found in the recipient's text with findStatus and
+// findSMTPCode, never invented. When the text names nobody,
+// X-Failed-Recipients (Exim), the RCPT TO of a transcript or the single To
+// of the original says who.
 // Amazon SES notifications (JSON) are read in text_ses.go.
 
 // maxTextRecipients bounds the recipients read from one text notice.
