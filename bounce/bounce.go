@@ -54,8 +54,6 @@ func (a *Analyzer) Analyze(msg []byte, source string) ([]record.Record, *dsn.Rep
 		recs = append(recs, record.Record{
 			Source:            source,
 			Index:             i + 1,
-			Recipient:         r.FinalRecipient,
-			OriginalRecipient: r.OriginalRecipient,
 			Action:            r.Action,
 			Status:            r.Status,
 			SMTPCode:          r.SMTPCode,
@@ -78,6 +76,11 @@ func (a *Analyzer) Analyze(msg []byte, source string) ([]record.Record, *dsn.Rep
 			OriginalHeaders:   rep.Original.Headers,
 			Format:            rep.Format,
 		})
+		// The one place records are made: what they hold is checked
+		// and bounded here, before any store or output sees it.
+		rec := &recs[len(recs)-1]
+		setRecipients(rec, r.FinalRecipient, r.OriginalRecipient)
+		boundFields(rec)
 	}
 	return recs, rep, nil
 }
