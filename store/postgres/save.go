@@ -27,6 +27,7 @@ type saveRequest struct {
 	ctx context.Context
 	m   *store.Message
 	sqlstore.Prepared
+	weight int // sqlstore.JobWeight
 
 	res  store.SaveResult
 	err  error
@@ -76,54 +77,58 @@ func (s *Store) prepareSave(ctx context.Context, m *store.Message) (*saveRequest
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &saveRequest{ctx: ctx, m: m, Prepared: prep, done: make(chan struct{})}, nil
+	return &saveRequest{ctx: ctx, m: m, Prepared: prep, weight: sqlstore.JobWeight(&prep), done: make(chan struct{})}, nil
 }
 
-// writers is how many batches one instance commits at a time. While one
-// waits for its commit to reach the disk, another is written: the batches
+// writers is how many batches one instance commits at a time: two of
+// ordinary saves (while one waits for its commit to reach the disk,
+// another is written) and one of large saves (see writeLoop). The batches
 // lock what they share in the same order as other instances' do.
-const writers = 2
+const writers = 3
+
+// bulkQueue is how many large saves wait for the bulk writer before the
+// other writers commit large ones themselves, alone, between their batches.
+const bulkQueue = 64
 
 func (s *Store) writeLoops() {
+	bulk := make(chan *saveRequest, bulkQueue)
 	var wg sync.WaitGroup
-	for range writers {
+	for range writers - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.writeLoop()
+			s.writeLoop(s.reqs, bulk)
 		}()
 	}
+	bulkDone := make(chan struct{})
+	go func() {
+		defer close(bulkDone)
+		s.writeLoop(bulk, nil)
+	}()
 	wg.Wait()
+	close(bulk)
+	<-bulkDone
 	close(s.writerDone)
 }
 
-func (s *Store) writeLoop() {
-	batch := make([]*saveRequest, 0, s.opts.BatchSize)
-	for {
-		r, ok := <-s.reqs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], r)
-		// Take everything that queued while the last batch committed.
-	drain:
-		for len(batch) < s.opts.BatchSize {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
-		for i, r := range batch {
-			close(r.done)
-			batch[i] = nil
-		}
+// writeLoop commits the saves queued on in until it is closed, so that
+// one sender's large message does not hold up everyone's
+// (sqlstore.FairBatches): the small ones in batches, the large ones each in
+// a transaction of its own, handed to the bulk writer when bulk is set.
+func (s *Store) writeLoop(in <-chan *saveRequest, bulk chan<- *saveRequest) {
+	f := sqlstore.FairBatches[*saveRequest]{
+		Weight:    func(r *saveRequest) int { return r.weight },
+		Large:     sqlstore.LargeWeight,
+		MaxJobs:   s.opts.BatchSize,
+		MaxWeight: sqlstore.MaxBatchWeight,
+		Handoff:   bulk,
 	}
+	f.Run(in, func(batch []*saveRequest) {
+		s.commit(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	})
 }
 
 // commit stores batch in one transaction. When that fails for a reason

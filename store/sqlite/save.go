@@ -31,7 +31,7 @@ func (s *Store) Save(ctx context.Context, m *store.Message) (store.SaveResult, e
 		return store.SaveResult{}, err
 	}
 	var res store.SaveResult
-	err = s.submit(ctx, func(w *writer) error {
+	err = s.submitWeighted(ctx, sqlstore.JobWeight(&p.Prepared), func(w *writer) error {
 		r, err := w.save(p)
 		res = r
 		return err

@@ -7,26 +7,35 @@ import (
 	"os"
 
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/sqlstore"
 )
 
 // A job is one write (a Save, a manual suppression change) run by the
 // writer inside a batch transaction. It may run twice (see commit), so it
 // must only act through the writer.
 type job struct {
-	ctx  context.Context
-	run  func(w *writer) error
-	err  error
-	done chan struct{}
+	ctx    context.Context
+	run    func(w *writer) error
+	weight int // the work of the job, see sqlstore.FairBatches
+	err    error
+	done   chan struct{}
 }
 
 // submit queues fn for the writer and waits until its batch committed or
-// failed. A caller that gives up (ctx) gets ctx's error; its write may still
-// commit, which an idempotent retry then finds.
+// failed. A caller that gives up (ctx) gets ctx's error; its write may
+// still commit, which an idempotent retry then finds.
 func (s *Store) submit(ctx context.Context, fn func(w *writer) error) error {
+	return s.submitWeighted(ctx, 1, fn)
+}
+
+// submitWeighted is submit for a job whose work is weight
+// (sqlstore.JobWeight): a large one is committed in a transaction of its
+// own.
+func (s *Store) submitWeighted(ctx context.Context, weight int, fn func(w *writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	j := &job{ctx: ctx, run: fn, done: make(chan struct{})}
+	j := &job{ctx: ctx, run: fn, weight: weight, done: make(chan struct{})}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -55,39 +64,28 @@ type writer struct {
 	stmts *statements
 }
 
+// writeLoop commits the queued jobs in batches until the store closes: the
+// small ones together, the large ones alone in between, so that one
+// sender's large message does not hold up everyone's (sqlstore.FairBatches).
 func (s *Store) writeLoop() {
 	defer close(s.writerDone)
 	w := s.w
 	defer w.closeConn()
-	batch := make([]*job, 0, s.opts.BatchSize)
-	for {
-		j, ok := <-s.jobs
-		if !ok {
-			return
-		}
-		batch = append(batch[:0], j)
-		// Take everything that queued while the last batch committed.
-	drain:
-		for len(batch) < s.opts.BatchSize {
-			select {
-			case j, ok := <-s.jobs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, j)
-			default:
-				break drain
-			}
-		}
+	f := sqlstore.FairBatches[*job]{
+		Weight:    func(j *job) int { return j.weight },
+		Large:     sqlstore.LargeWeight,
+		MaxJobs:   s.opts.BatchSize,
+		MaxWeight: sqlstore.MaxBatchWeight,
+	}
+	f.Run(s.jobs, func(batch []*job) {
 		w.commit(batch)
-		for i, j := range batch {
+		for _, j := range batch {
 			close(j.done)
-			batch[i] = nil
 		}
 		if s.walBacklog.Load() > s.walLimit {
 			w.restartWAL()
 		}
-	}
+	})
 }
 
 // restartWAL copies what is left of the WAL into the database and makes
