@@ -61,6 +61,10 @@ type Message struct {
 	ParseError string
 	Format     string // decoder that read it, "" when not a bounce
 	Records    []record.Record
+	// TruncatedRecipients counts the recipients the report named beyond
+	// the decoder's limit (dsn.Limits.MaxRecipients): the message is stored
+	// whole, with records for the first recipients only.
+	TruncatedRecipients int
 }
 
 // SaveResult tells what Save did with one message.
@@ -95,9 +99,12 @@ type Query struct {
 type MessageQuery struct {
 	// Unrecognized selects only messages stored with a ParseError.
 	Unrecognized bool
-	Since        time.Time
-	Until        time.Time
-	Limit        int // 0: no limit
+	// Truncated selects only messages whose report named more recipients
+	// than were recorded (TruncatedRecipients > 0).
+	Truncated bool
+	Since     time.Time
+	Until     time.Time
+	Limit     int // 0: no limit
 }
 
 // Store is implemented by every storage backend. Implementations are safe
@@ -111,7 +118,9 @@ type Store interface {
 	// ParseError set are ignored. On error nothing of m is stored, except
 	// when ctx ended first: the message may then still be committed, and
 	// the caller's retry finds it a Duplicate. After Close, Save and the
-	// other writes fail with ErrClosed.
+	// other writes fail with ErrClosed. m.Raw may be memory released once
+	// Save returns (a mapped spool file): a store copies what it keeps of
+	// it before returning, even when ctx ended first.
 	Save(ctx context.Context, m *Message) (SaveResult, error)
 	// Records lists stored records, oldest first.
 	Records(ctx context.Context, q Query) ([]record.Record, error)

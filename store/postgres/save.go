@@ -329,6 +329,7 @@ func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[s
 		source, remote, helo, from, rcpt, perr = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		format                                 = make([]string, 0, n)
 		raw                                    = make([][]byte, 0, n)
+		truncated                              = make([]int32, 0, n)
 	)
 	for _, i := range order {
 		r := batch[i]
@@ -342,18 +343,20 @@ func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[s
 		rcpt = append(rcpt, r.RcptTo)
 		perr = append(perr, text(m.ParseError))
 		format = append(format, text(m.Format))
-		size = append(size, int64(len(m.Raw)))
+		// RawSize, not len(m.Raw): the caller may have released Raw.
+		size = append(size, int64(r.RawSize))
 		raw = append(raw, r.Raw)
+		truncated = append(truncated, int32(m.TruncatedRecipients))
 	}
 	ids := make(map[[sha256.Size]byte]int64, n)
 	b.Queue(`INSERT INTO messages (content_hash, received_at, source, remote_addr,
-		helo, mail_from, rcpt_to, parse_error, format, raw_size, raw)
-		SELECT h, ra, so, re, he, mf, rt, pe, fo, si, rw FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-			$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bytea[])
-			WITH ORDINALITY AS u(h, ra, so, re, he, mf, rt, pe, fo, si, rw, n)
+		helo, mail_from, rcpt_to, parse_error, format, raw_size, raw, truncated_recipients)
+		SELECT h, ra, so, re, he, mf, rt, pe, fo, si, rw, tr FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+			$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bytea[], $12::int[])
+			WITH ORDINALITY AS u(h, ra, so, re, he, mf, rt, pe, fo, si, rw, tr, n)
 			ORDER BY n
 		ON CONFLICT (content_hash) DO NOTHING RETURNING id, content_hash`,
-		hash, received, source, remote, helo, from, rcpt, perr, format, size, raw).Query(func(rows pgx.Rows) error {
+		hash, received, source, remote, helo, from, rcpt, perr, format, size, raw, truncated).Query(func(rows pgx.Rows) error {
 		var id int64
 		var h []byte
 		_, err := pgx.ForEachRow(rows, []any{&id, &h}, func() error {

@@ -59,7 +59,7 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 	st := w.stmts
 	m := &p.env
 	res, err := st.insertMessage.ExecContext(ctx, p.Hash[:], p.ReceivedAt, m.Source, m.RemoteAddr,
-		m.Helo, m.MailFrom, p.RcptTo, m.ParseError, m.Format, p.RawSize, p.Raw)
+		m.Helo, m.MailFrom, p.RcptTo, m.ParseError, m.Format, p.RawSize, p.Raw, m.TruncatedRecipients)
 	if err != nil {
 		return store.SaveResult{}, fmt.Errorf("sqlite: storing message: %w", err)
 	}

@@ -36,8 +36,8 @@ func prepare(conn *sql.Conn) (*statements, error) {
 		{&st.release, `RELEASE job`},
 		{&st.rollbackTo, `ROLLBACK TO job`},
 		{&st.insertMessage, `INSERT INTO messages (content_hash, received_at, source, remote_addr,
-			helo, mail_from, rcpt_to, parse_error, format, raw_size, raw)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			helo, mail_from, rcpt_to, parse_error, format, raw_size, raw, truncated_recipients)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (content_hash) DO NOTHING`},
 		{&st.messageByHash, `SELECT id FROM messages WHERE content_hash = ?`},
 		{&st.insertRecord, `INSERT INTO records (message_id, key, address, recipient_domain, ` + sqlstore.RecordColumns + `)

@@ -119,6 +119,9 @@ func (q Queries) Messages(mq store.MessageQuery) (string, []any) {
 	if mq.Unrecognized {
 		w.Add("parse_error <> ''")
 	}
+	if mq.Truncated {
+		w.Add("truncated_recipients > 0")
+	}
 	w.TimeRange("received_at", mq.Since, mq.Until)
 	return `SELECT ` + MessageColumns + ` FROM messages` + w.SQL() +
 		` ORDER BY received_at, id` + Limit(mq.Limit), w.Args

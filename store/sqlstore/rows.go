@@ -25,7 +25,8 @@ const AddressColumns = `address, soft_count, window_start, last_bounce, suppress
 
 // MessageColumns are the columns of a message's envelope, in the order
 // ScanMessage expects.
-const MessageColumns = `id, received_at, source, remote_addr, helo, mail_from, rcpt_to, parse_error, format`
+const MessageColumns = `id, received_at, source, remote_addr, helo, mail_from, rcpt_to, parse_error, format,
+	truncated_recipients`
 
 const incidentColumns = `id, domain, status, reason, sample, first_seen, last_seen, count`
 
@@ -78,12 +79,14 @@ func ScanMessage(row Scanner, extra ...any) (store.Message, error) {
 	var m store.Message
 	var received int64
 	var rcpt string
+	var truncated int64
 	dest := append([]any{&m.ID, &received, &m.Source, &m.RemoteAddr, &m.Helo, &m.MailFrom,
-		&rcpt, &m.ParseError, &m.Format}, extra...)
+		&rcpt, &m.ParseError, &m.Format, &truncated}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return m, err
 	}
 	m.ReceivedAt = FromUnixNano(received)
+	m.TruncatedRecipients = int(truncated)
 	if err := json.Unmarshal([]byte(rcpt), &m.RcptTo); err != nil {
 		return m, fmt.Errorf("decoding recipients of message %d: %w", m.ID, err)
 	}

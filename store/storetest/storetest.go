@@ -78,6 +78,7 @@ func Run(t *testing.T, b Backend) {
 		{"LowConfidenceHardCountsAsSoft", testLowConfidenceHardCountsAsSoft},
 		{"LowConfidenceHardInOneMessage", testLowConfidenceHardInOneMessage},
 		{"EmptyConfidenceIsHigh", testEmptyConfidenceIsHigh},
+		{"TruncatedRecipients", testTruncatedRecipients},
 		{"FairCommit", testFairCommit},
 		{"AddressBytes", testAddressBytes},
 		{"InvalidAddress", testInvalidAddress},
