@@ -150,8 +150,15 @@ def text_only(raw, stem):
     for k, v in part.raw_items():  # the text part's own Content-Type and encoding
         if k.lower() in CONTENT_HEADERS and k.lower() != "mime-version":
             out.set_raw(k, v)
-    out.set_payload(part.get_payload())  # as it was encoded: nothing re-encoded
-    return to_bytes(out)
+    # The body as it was encoded, byte for byte: an 8bit UTF-8 text part
+    # (Postfix writes one for SMTPUTF8 replies) must not go through a str.
+    out.set_payload("")
+    head = to_bytes(out).rstrip(b"\r\n") + b"\r\n\r\n"
+    if part.get("Content-Transfer-Encoding", "7bit").strip().lower() in ("8bit", "binary"):
+        body = part.get_payload(decode=True)  # identity encodings: the bytes as sent
+    else:
+        body = part.get_payload().encode("ascii", "surrogateescape")
+    return head + body
 
 
 def fwd_attach(raw, stem):
