@@ -633,3 +633,21 @@ func TestManualClearsLowConfidenceMarks(t *testing.T) {
 		t.Errorf("removal kept low-confidence marks %q", r.LowConfidence)
 	}
 }
+
+// FuzzNormalizeAddress checks that the form the suppression list keeps is
+// its own: the command line normalizes an address and the store does it
+// again, and both must find the same state.
+func FuzzNormalizeAddress(f *testing.F) {
+	for _, s := range []string{"User@Example.ORG", `"John Doe"@x.org`, "Ünï@Bücher.example", "\u023a@x.org", "İ@x.org", "ß@x.org"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := NormalizeAddress(s)
+		if err != nil {
+			return
+		}
+		if b, err := NormalizeAddress(a); err != nil || b != a {
+			t.Fatalf("NormalizeAddress(%q) = %q, but NormalizeAddress(%q) = %q, %v", s, a, a, b, err)
+		}
+	})
+}
