@@ -154,8 +154,10 @@ def text_only(raw, stem):
     # (Postfix writes one for SMTPUTF8 replies) must not go through a str.
     out.set_payload("")
     head = to_bytes(out).rstrip(b"\r\n") + b"\r\n\r\n"
-    if part.get("Content-Transfer-Encoding", "7bit").strip().lower() in ("8bit", "binary"):
-        body = part.get_payload(decode=True)  # identity encodings: the bytes as sent
+    if part.get("Content-Transfer-Encoding", "7bit").strip().lower() in ("7bit", "8bit", "binary"):
+        # identity encodings: the bytes as sent, also the 8bit bytes some
+        # MTAs put in a part they call 7bit us-ascii (OpenSMTPD)
+        body = part.get_payload(decode=True)
     else:
         body = part.get_payload().encode("ascii", "surrogateescape")
     return head + body
