@@ -16,6 +16,17 @@ func TestCleanAddress(t *testing.T) {
 		{"utf-8; j\\x{00F6}rg@example.de", "jörg@example.de"},
 		{"mailto:frank@example.com", "frank@example.com"},
 		{"rfc822;", ""},
+		// A quoted local part that needs its quotes keeps them.
+		{`rfc822; "john doe"@example.com`, `"john doe"@example.com`},
+		{`rfc822; "john"@example.com`, "john@example.com"},
+		// A utf-8 value is the address as a whole: escapes of CR, LF or
+		// NUL are not decoded (RFC 6533 section 3 has no such forms), and
+		// no address is picked out of what is not one.
+		{`utf-8; kai\x{0D}\x{0A}Bcc: all@example.com`, `kai\x{0D}\x{0A}Bcc: all@example.com`},
+		{`utf-8; nul\x{00}@example.com`, `nul\x{00}@example.com`},
+		{`utf-8; plus\x{2B}tag@example.com`, "plus+tag@example.com"},
+		{`utf-8; <m\x{FC}ller@example.de>`, "müller@example.de"},
+		{`utf-8; bad\x{D800}@example.com`, `bad\x{D800}@example.com`},
 	}
 	for _, tt := range tests {
 		if got := cleanAddress(tt.in); got != tt.want {

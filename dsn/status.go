@@ -229,11 +229,22 @@ func cleanAddress(s string) string {
 		typ := strings.ToLower(strings.TrimSpace(s[:i]))
 		s = s[i+1:]
 		if typ == "utf-8" {
-			s = decodeUnitext(s)
+			// RFC 6533 section 3: the value is the address itself, no
+			// comment, no display name. Whatever its escapes decode to
+			// stays in it, so that what is not an address is refused
+			// as a whole, never read as another address inside it.
+			s = strings.TrimSpace(decodeUnitext(s))
+			if len(s) > 1 && s[0] == '<' && s[len(s)-1] == '>' {
+				s = s[1 : len(s)-1]
+			}
+			return lowerDomain(s)
 		}
 	}
 	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '<'); i >= 0 {
+	if q := quotedLocal(s); q != "" {
+		// "john doe"@example.com: the space is inside the quotes.
+		s = q
+	} else if i := strings.IndexByte(s, '<'); i >= 0 {
 		if j := strings.IndexByte(s[i+1:], '>'); j >= 0 {
 			s = s[i+1 : i+1+j]
 		} else {
@@ -260,20 +271,29 @@ func cleanAddress(s string) string {
 		}
 	}
 	at := strings.LastIndexByte(s, '@')
-	if at > 1 && s[0] == '"' && s[at-1] == '"' {
-		// A quoted local part: the quotes are syntax, not part of it.
+	if at > 1 && s[0] == '"' && s[at-1] == '"' && !strings.ContainsAny(s[1:at-1], " \t\"\\(),:;<>@[]") {
+		// A quoted local part that needs no quotes: they are syntax, not
+		// part of it. One that does ("john doe") keeps them (RFC 5321
+		// section 4.1.2).
 		s = s[1:at-1] + s[at:]
 		at -= 2
 	} else if at < 0 {
 		s = strings.Trim(s, `"`)
 	}
-	if at >= 0 {
-		dom := s[at+1:]
-		for i := 0; i < len(dom); i++ {
-			if 'A' <= dom[i] && dom[i] <= 'Z' {
-				s = s[:at+1] + strings.ToLower(dom)
-				break
-			}
+	return lowerDomain(s)
+}
+
+// lowerDomain returns the address with its domain in lower case (domains
+// are case-insensitive, RFC 5321 section 2.4); the local part is kept.
+func lowerDomain(s string) string {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s
+	}
+	dom := s[at+1:]
+	for i := 0; i < len(dom); i++ {
+		if 'A' <= dom[i] && dom[i] <= 'Z' || dom[i] >= 0x80 {
+			return s[:at+1] + strings.ToLower(dom)
 		}
 	}
 	return s
@@ -281,6 +301,33 @@ func cleanAddress(s string) string {
 
 // decodeUnitext decodes the \x{HHHH} escapes of the embedded-unicode
 // form of RFC 6533 section 3.
+// quotedLocal returns the address s starts with when its local part is
+// quoted ("john doe"@example.com), up to the end of its domain; "" when s
+// does not start with a quoted local part.
+func quotedLocal(s string) string {
+	if !strings.HasPrefix(s, `"`) {
+		return ""
+	}
+	j := strings.Index(s[1:], `"@`)
+	if j < 0 {
+		return ""
+	}
+	end := j + 3
+	for end < len(s) && s[end] != ' ' && s[end] != '\t' && s[end] != '>' && s[end] != ')' && s[end] != ',' && s[end] != ';' {
+		end++
+	}
+	return s[:end]
+}
+
+// hexPoint reports whether the code point of an RFC 6533 \x{...} escape
+// may be decoded. Section 3's HEXPOINT has no form for NUL, CR or LF; no C0
+// control is decoded, nor a surrogate or what lies beyond Unicode, so
+// that an escape never puts a line break or a NUL into an address. (Real
+// MTAs write leading zeros, "\x{00FC}", which are accepted.)
+func hexPoint(r rune) bool {
+	return r >= 0x20 && r <= 0x10FFFF && (r < 0xD800 || r > 0xDFFF)
+}
+
 func decodeUnitext(s string) string {
 	if !strings.Contains(s, `\x{`) {
 		return s
@@ -308,6 +355,7 @@ func decodeUnitext(s string) string {
 			}
 			r = r<<4 | rune(unhex(hex[k]))
 		}
+		ok = ok && hexPoint(r)
 		if ok {
 			sb.WriteRune(r)
 		} else {
