@@ -145,11 +145,24 @@ func boundHeaders(h map[string]string) map[string]string {
 	return out
 }
 
+// plainText reports whether s is valid UTF-8 without NUL, looking at each
+// byte once for the ASCII most fields are.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 {
+			return false
+		} else if c >= utf8.RuneSelf {
+			return strings.IndexByte(s[i:], 0) < 0 && utf8.ValidString(s[i:])
+		}
+	}
+	return true
+}
+
 // cutText returns s as valid UTF-8 without NUL, at most max bytes long.
 // A longer text is cut at a character boundary and ends in a marker that
 // says so and how long the whole was: "… [cut from 912345 bytes]".
 func cutText(s string, max int) string {
-	if len(s) <= max && strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+	if len(s) <= max && plainText(s) {
 		return s
 	}
 	whole := len(s)

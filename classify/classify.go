@@ -709,6 +709,7 @@ func (c *Classifier) evidence(e *entry, reason string, code, rule *entry, confli
 		confidence = record.ConfidenceLow
 	}
 	var b strings.Builder
+	b.Grow(96)
 	b.WriteString(e.name)
 	say := func(kind string, x *entry) {
 		if x == nil || x == e {

@@ -48,9 +48,9 @@ type familyTable struct {
 	// boiler holds the boilerplate entries by their first bytes, lower
 	// case, so that a line is looked up once rather than scanned.
 	boiler      map[boilerKey][]int
-	boilerText  []string // entry → the line start
-	boilerExact []bool   // the entry ended in "$": the whole line
-	original    *phrase.Matcher
+	boilerText  []string               // entry → the line start
+	boilerExact []bool                 // the entry ended in "$": the whole line
+	original    map[boilerKey][]string // headings by their first bytes
 	commands    *phrase.Matcher
 	commandOf   []string
 	causes      *phrase.Matcher
@@ -138,8 +138,12 @@ func loadFamilies(src string) (*familyTable, error) {
 		k := keyOf(b)
 		t.boiler[k] = append(t.boiler[k], i)
 	}
-	if t.original, err = phrase.Compile(original, phrase.Options{}); err != nil {
-		return nil, fmt.Errorf("families.toml: original: %v", err)
+	t.original = make(map[boilerKey][]string)
+	for _, o := range original {
+		if len(o) < len(boilerKey{}) {
+			return nil, fmt.Errorf("families.toml: original %q: shorter than %d bytes", o, len(boilerKey{}))
+		}
+		t.original[keyOf(o)] = append(t.original[keyOf(o)], o)
 	}
 	if t.commands, err = phrase.Compile(commands, phrase.Options{}); err != nil {
 		return nil, fmt.Errorf("families.toml: commands: %v", err)
@@ -237,12 +241,24 @@ func (t *familyTable) boilerplate(line string) bool {
 // originalHeading reports whether the trimmed line t starts with a
 // family's heading of the copy of the original message.
 func (t *familyTable) originalHeading(line string) bool {
-	return t.original.Index(line) == 0
+	if len(line) < len(boilerKey{}) {
+		return false
+	}
+	for _, o := range t.original[keyOf(line)] {
+		if hasPrefixFoldString(line, o) {
+			return true
+		}
+	}
+	return false
 }
 
 // command returns the SMTP command that a family idiom in text names, or
 // "".
 func (t *familyTable) command(text string) string {
+	if !t.commands.Contains(text) {
+		// Most replies hold no idiom: no match set to fill.
+		return ""
+	}
 	var set phrase.Set
 	t.commands.Match(text, &set)
 	if id := set.Next(0); id >= 0 {

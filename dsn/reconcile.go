@@ -186,7 +186,7 @@ func (d *decoder) reconcile(rep *Report) {
 			r.Diagnostic = full
 		}
 		if r.Command == "" && r.Diagnostic != "" {
-			r.Command = smtpCommand(r.Diagnostic)
+			r.Command = replyCommand(r.Diagnostic)
 		}
 		if r.Command == "" && r.Diagnostic != "" {
 			r.Command = replyCommandInTranscript(d.humanString(), r.Diagnostic)
@@ -603,8 +603,7 @@ var commandNames = []struct{ phrase, command string }{
 // smtpCommand returns the SMTP command ("MAIL", "RCPT", "DATA", "EHLO" for
 // EHLO or HELO, "CONN" for the server's greeting) that text
 // says a reply answered, the first mention winning, or "". It reads text
-// once, trying the anchors where their first letter occurs, then the
-// command idioms of the family profiles (families.toml).
+// once, trying the anchors where their first letter occurs.
 func smtpCommand(text string) string {
 	for i := 0; i < len(text); i++ {
 		if !anchorStart[text[i]] {
@@ -626,9 +625,17 @@ func smtpCommand(text string) string {
 			}
 		}
 	}
-	// The idioms of MTA families that name the command their own way
-	// (qmail's "does not like recipient", Exchange's "[RCPT_TO]").
-	return families.command(text)
+	return ""
+}
+
+// replyCommand is smtpCommand for a recipient's diagnostic, which may also
+// name the command in an MTA family's own idiom (qmail's "does not like
+// recipient", Exchange's "[RCPT_TO]"; families.toml).
+func replyCommand(diag string) string {
+	if c := smtpCommand(diag); c != "" {
+		return c
+	}
+	return families.command(diag)
 }
 
 // maxReplyLines bounds the lines of a multi-line reply read from the text.
@@ -692,7 +699,7 @@ func (d *decoder) textCommands(rep *Report) {
 		}
 		r := &rep.Recipients[i]
 		if r.Command == "" {
-			r.Command = smtpCommand(r.Diagnostic)
+			r.Command = replyCommand(r.Diagnostic)
 		}
 		if r.Command == "" && len(rep.Recipients) == 1 {
 			r.Command = labelledCommand(d.humanString())

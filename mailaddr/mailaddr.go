@@ -102,6 +102,10 @@ func Quote(s string, max int) string {
 // one pair of angle brackets (as in "<user@example.com>") are dropped;
 // the rest must be an address (see Parse).
 func Normalize(s string) (string, error) {
+	if plain(s) {
+		// Most addresses in bounces are already in normal form.
+		return s, nil
+	}
 	t := strings.TrimSpace(s)
 	if len(t) >= 2 && t[0] == '<' && t[len(t)-1] == '>' {
 		t = t[1 : len(t)-1]
@@ -114,6 +118,53 @@ func Normalize(s string) (string, error) {
 		return "", err
 	}
 	return a.String(), nil
+}
+
+// plain reports whether s is an address in normal form that needs no
+// closer look: ASCII, a Dot-string local part of at most 64 octets with no
+// dot out of place, one "@", and a domain of lower-case letter-digit-hyphen
+// labels of 1 to 63 octets, none of them an A-label, the whole at most 254
+// octets. What plain accepts, Parse accepts and String writes unchanged.
+func plain(s string) bool {
+	if len(s) > MaxAddress {
+		return false
+	}
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at > MaxLocalPart || at == len(s)-1 {
+		return false
+	}
+	prev := byte('.')
+	for i := 0; i < at; i++ {
+		c := s[i]
+		if c == '.' {
+			if prev == '.' {
+				return false
+			}
+		} else if c >= 0x80 || !isAtext(c) {
+			return false
+		}
+		prev = c
+	}
+	if prev == '.' {
+		return false
+	}
+	label := 0
+	for i := at + 1; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if label == 0 || label > maxLabel || s[i-1] == '-' || s[i-label] == '-' ||
+				label >= 4 && s[i-label:i-label+4] == "xn--" {
+				return false
+			}
+			label = 0
+			continue
+		}
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+		label++
+	}
+	return true
 }
 
 // Parse parses s, which must be exactly a Mailbox of RFC 5321 section

@@ -271,3 +271,45 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// What the fast path takes is what the full parse would give.
+func TestPlainAgreesWithParse(t *testing.T) {
+	for _, s := range []string{
+		"a@example.com", "first.last@example.co.uk", "a+tag@mx-1.example.org",
+		"x@xn--bcher-kva.example", "Mixed@example.com", "a@Example.com",
+		".a@example.com", "a..b@example.com", "a.@example.com", "a@-x.example",
+		"a@x-.example", "a@example.", "a@.example", "a b@example.com",
+		"\"q\"@example.com", "a@[192.0.2.1]", "ü@example.com", "a@b@example.com",
+		strings.Repeat("l", 65) + "@example.com", "a@" + strings.Repeat("d", 64) + ".example",
+	} {
+		if !plain(s) {
+			continue
+		}
+		a, err := Parse(s)
+		if err != nil || a.String() != s {
+			t.Errorf("plain(%q) but Parse gives %q, %v", s, a.String(), err)
+		}
+	}
+	for _, s := range []string{"a@xn--bcher-kva.example", "Mixed@Example.com", "a..b@example.com"} {
+		if plain(s) {
+			t.Errorf("plain(%q) = true", s)
+		}
+	}
+}
+
+func FuzzPlain(f *testing.F) {
+	f.Add("a@example.com")
+	f.Add("a.b-c@x1.example")
+	f.Fuzz(func(t *testing.T, s string) {
+		if !plain(s) {
+			return
+		}
+		if got, err := Normalize(s); err != nil || got != s {
+			t.Fatalf("plain(%q) but Normalize gives %q, %v", s, got, err)
+		}
+		a, err := Parse(s)
+		if err != nil || a.String() != s {
+			t.Fatalf("plain(%q) but Parse gives %q, %v", s, a.String(), err)
+		}
+	})
+}
