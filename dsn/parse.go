@@ -7,6 +7,7 @@ package dsn
 import (
 	"bytes"
 	"errors"
+	"strings"
 )
 
 // Limits bound the work Parse does on one message. Zero fields take the
@@ -101,8 +102,43 @@ func (p *Parser) Parse(msg []byte) (*Report, error) {
 	rep, err := p.parse(msg, lim, nesting{})
 	if rep != nil {
 		capRecipients(rep, lim.MaxRecipients)
+		for i := range rep.Recipients {
+			rep.Recipients[i].Diagnostic = oneLine(rep.Recipients[i].Diagnostic)
+		}
 	}
 	return rep, err
+}
+
+// oneLine returns s with every line break, and the white space around it,
+// as one space: a diagnostic is the server's reply unfolded (RFC 5322
+// section 2.2.3), whichever part it was read from.
+func oneLine(s string) string {
+	if strings.IndexByte(s, '\n') < 0 && strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	brk := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\r' || c == '\n' {
+			brk = true
+			continue
+		}
+		if brk {
+			if c == ' ' || c == '\t' {
+				continue
+			}
+			for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+				b = b[:len(b)-1]
+			}
+			if len(b) > 0 {
+				b = append(b, ' ')
+			}
+			brk = false
+		}
+		b = append(b, c)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // capRecipients drops the recipients of rep beyond max, counting them in

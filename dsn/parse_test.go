@@ -321,3 +321,17 @@ func TestParseCorpusNoErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"550 5.1.1 no such user", "550 5.1.1 no such user"},
+		{"550-5.7.1 first line \r\n    550 5.7.1 second", "550-5.7.1 first line 550 5.7.1 second"},
+		{"a\nb\r\rc", "a b c"},
+		{"\n lead and trail \n", "lead and trail"},
+	}
+	for _, tt := range tests {
+		if got := oneLine(tt.in); got != tt.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
