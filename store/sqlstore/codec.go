@@ -47,7 +47,14 @@ func Compress(raw []byte) []byte {
 	w.Write(raw) // writes to a bytes.Buffer do not fail
 	w.Close()
 	flateWriters.Put(w)
-	return buf.Bytes()
+	out := buf.Bytes()
+	if cap(out) > 64<<10 && cap(out) > 2*len(out) {
+		// Much smaller than guessed (a report repeating itself shrinks
+		// thirtyfold): keep no more than the bytes, as the message may
+		// wait for its commit a while.
+		out = bytes.Clone(out)
+	}
+	return out
 }
 
 // Decompress inflates a stored message whose original size is size.
