@@ -19,6 +19,10 @@ type Metrics struct {
 	saveSeconds   prometheus.Histogram
 	connections   prometheus.Gauge
 	connsRejected *prometheus.CounterVec
+	dataInFlight  prometheus.Gauge
+	budgetRefused *prometheus.CounterVec
+	spooled       prometheus.Counter
+	truncated     prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -62,10 +66,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rebound_smtp_connections_rejected_total",
 			Help: "Connections refused with 421 because of a connection limit.",
 		}, []string{"limit"}),
+		dataInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rebound_smtp_data_bytes_in_flight",
+			Help: "Bytes of message data held by the transactions in flight, in memory or spooled (the data budget in use).",
+		}),
+		budgetRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rebound_smtp_budget_refused_total",
+			Help: "Transactions answered 452 4.3.1 because the data budget was exhausted, at MAIL or during the data.",
+		}, []string{"stage"}),
+		spooled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_spooled_total",
+			Help: "Messages received into a spool file rather than memory (over the spool threshold).",
+		}),
+		truncated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_reports_truncated_total",
+			Help: "Stored reports that named more recipients than are recorded (max_report_recipients).",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.received, m.stored, m.duplicates, m.unrecognized, m.tempfailed,
-			m.records, m.saveSeconds, m.connections, m.connsRejected)
+			m.records, m.saveSeconds, m.connections, m.connsRejected,
+			m.dataInFlight, m.budgetRefused, m.spooled, m.truncated)
 	}
 	return m
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,16 @@ type Config struct {
 	// SaveTimeout bounds one store.Save; past it the client gets 451.
 	SaveTimeout time.Duration
 
+	// DataBudget bounds the bytes of message data all transactions in
+	// flight hold at once, in memory or spooled (see budget); beyond it a
+	// transaction gets "452 4.3.1".
+	DataBudget int64
+	// SpoolThreshold is the size beyond which a message is received into
+	// a file in SpoolDir rather than memory.
+	SpoolThreshold int64
+	// SpoolDir is where large messages are spooled; empty: DefaultSpoolDir.
+	SpoolDir string
+
 	// TLS enables STARTTLS when set.
 	TLS *tls.Config
 }
@@ -68,6 +79,8 @@ func DefaultConfig() Config {
 		ReadTimeout:         5 * time.Minute,
 		WriteTimeout:        5 * time.Minute,
 		SaveTimeout:         time.Minute,
+		DataBudget:          256 << 20,
+		SpoolThreshold:      1 << 20,
 	}
 }
 
@@ -100,6 +113,15 @@ func (c Config) withDefaults() Config {
 	if c.SaveTimeout <= 0 {
 		c.SaveTimeout = d.SaveTimeout
 	}
+	if c.DataBudget <= 0 {
+		c.DataBudget = d.DataBudget
+	}
+	if c.SpoolThreshold <= 0 {
+		c.SpoolThreshold = d.SpoolThreshold
+	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = DefaultSpoolDir()
+	}
 	return c
 }
 
@@ -113,6 +135,11 @@ type Server struct {
 	metrics  *Metrics
 	smtp     *smtp.Server
 	now      func() time.Time
+	budget   *budget
+	// decoding holds a token per spooled message being decoded: decoding
+	// is CPU-bound, and more large messages decoded at once than there are
+	// cores would only hold more memory at once.
+	decoding chan struct{}
 
 	// Transactions in DATA, so that shutdown can let them finish.
 	mu        sync.Mutex
@@ -156,6 +183,9 @@ func New(cfg Config, st store.Store, an Analyzer, log *slog.Logger, metrics *Met
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
+	if err := prepareSpoolDir(cfg.SpoolDir); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
 		domains:  make(map[string]bool, len(cfg.Domains)),
@@ -165,6 +195,8 @@ func New(cfg Config, st store.Store, an Analyzer, log *slog.Logger, metrics *Met
 		metrics:  metrics,
 		now:      time.Now,
 		idle:     make(chan struct{}),
+		budget:   &budget{max: cfg.DataBudget, gauge: metrics.dataInFlight},
+		decoding: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}
 	for _, d := range cfg.Domains {
 		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
@@ -303,6 +335,7 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 	} else {
 		if rep != nil {
 			msg.Format = rep.Format
+			msg.TruncatedRecipients = rep.TruncatedRecipients
 		}
 		for i := range recs {
 			recs[i].ReceivedAt = now
@@ -329,6 +362,11 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 	if len(recs) == 0 {
 		s.metrics.unrecognized.Inc()
 	}
+	if msg.TruncatedRecipients > 0 {
+		s.metrics.truncated.Inc()
+		s.log.Info("report names more recipients than are recorded", "id", res.MessageID, "remote", env.remoteAddr,
+			"recorded", len(recs), "not_recorded", msg.TruncatedRecipients)
+	}
 	s.log.Debug("stored message", "id", res.MessageID, "remote", env.remoteAddr, "records", len(recs),
 		"duplicate", res.Duplicate, "parse_error", msg.ParseError)
 	return nil
@@ -337,6 +375,10 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 // analyze runs the analyzer, turning a panic into an error so that a
 // decoder bug makes an unrecognized message rather than a lost one.
 func (s *Server) analyze(raw []byte, source string) ([]record.Record, *dsn.Report, error) {
+	if int64(len(raw)) > s.cfg.SpoolThreshold {
+		s.decoding <- struct{}{}
+		defer func() { <-s.decoding }()
+	}
 	recs, rep, err := bounce.SafeAnalyze(s.analyzer, raw, source)
 	if pe, ok := err.(*bounce.PanicError); ok {
 		s.log.Error("decoder panic; message stored as unrecognized", "panic", pe.Value, "stack", string(pe.Stack))

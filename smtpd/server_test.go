@@ -63,6 +63,8 @@ func (m *memStore) Save(ctx context.Context, msg *store.Message) (store.SaveResu
 		return store.SaveResult{}, fmt.Errorf("saving message: %w", m.fail)
 	}
 	cp := *msg
+	// Raw may be a mapped spool file, released when Save returns.
+	cp.Raw = bytes.Clone(msg.Raw)
 	cp.ID = int64(len(m.msgs) + 1)
 	m.msgs = append(m.msgs, &cp)
 	return store.SaveResult{MessageID: cp.ID}, nil

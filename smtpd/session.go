@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -25,6 +24,7 @@ type session struct {
 	remoteAddr string
 	from       string
 	rcpts      []string
+	size       int64 // the SIZE of MAIL FROM (RFC 1870), 0 when none
 
 	// inData is set from DATA until go-smtp resets the transaction, which
 	// it does after writing the reply: shutdown waits for that, not just
@@ -38,6 +38,7 @@ var _ smtp.LMTPSession = (*session)(nil)
 func (s *session) Reset() {
 	s.from = ""
 	s.rcpts = nil
+	s.size = 0
 	s.endData()
 }
 
@@ -56,13 +57,24 @@ func (s *session) endData() {
 }
 
 // Mail accepts any sender: bounces come from the null sender (RFC 5321
-// section 4.5.5), but some systems send them from ordinary addresses.
+// section 4.5.5), but some systems send them from ordinary addresses. A
+// transaction is refused here when the data budget is exhausted or has less
+// left than the SIZE the client declared (see budget).
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.srv.shuttingDown() {
 		return errShuttingDown
 	}
+	var size int64
+	if opts != nil {
+		size = opts.Size
+	}
+	if left := s.srv.budget.available(); left <= 0 || size > left {
+		s.srv.metrics.budgetRefused.WithLabelValues("mail").Inc()
+		return errInsufficientResources
+	}
 	s.from = from
 	s.rcpts = s.rcpts[:0]
+	s.size = size
 	return nil
 }
 
@@ -98,11 +110,12 @@ func (s *session) Data(r io.Reader) error {
 	s.mu.Lock()
 	s.inData = true
 	s.mu.Unlock()
-	raw, err := s.read(r)
+	in, err := s.read(r)
 	if err != nil {
 		return err
 	}
-	return s.srv.deliver(s.envelope(), raw)
+	defer in.close()
+	return s.srv.deliver(s.envelope(), in.bytes())
 }
 
 // LMTPData stores the message once and gives every recipient the same
@@ -116,14 +129,14 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	return err
 }
 
-// read reads DATA completely. go-smtp's reader enforces the size limit
+// read reads DATA completely, within the data budget, into memory or the
+// spool (Server.receive). go-smtp's reader enforces the size limit
 // (its error is the 552 we must answer) and the line length limit; any
 // other read error is the connection failing, answered as temporary (go-smtp
 // then answers 421 and closes the connection instead).
-func (s *session) read(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(8 << 10)
-	if _, err := buf.ReadFrom(r); err != nil {
+func (s *session) read(r io.Reader) (*inbound, error) {
+	in, err := s.srv.receive(r, s.size)
+	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
 			return nil, se
@@ -133,7 +146,7 @@ func (s *session) read(r io.Reader) ([]byte, error) {
 		}
 		return nil, errReadFailed
 	}
-	return buf.Bytes(), nil
+	return in, nil
 }
 
 func (s *session) envelope() envelope {
