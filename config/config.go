@@ -53,6 +53,17 @@ type Listener struct {
 	WriteTimeout        Duration `toml:"write_timeout"`
 	TLSCert             string   `toml:"tls_cert"` // PEM file; with TLSKey enables STARTTLS
 	TLSKey              string   `toml:"tls_key"`
+	// DataBudget bounds the bytes of message data all transactions in
+	// flight hold at once, in memory or spooled ("452 4.3.1" beyond).
+	DataBudget int64 `toml:"data_budget"`
+	// SpoolThreshold is the size beyond which a message is received into
+	// a file in SpoolDir instead of memory.
+	SpoolThreshold int64  `toml:"spool_threshold"`
+	SpoolDir       string `toml:"spool_dir"` // empty: $TMPDIR, else /var/tmp
+	// MaxReportRecipients bounds the recipients recorded from one report;
+	// a message naming more is stored whole and flagged with the count of
+	// those left out.
+	MaxReportRecipients int `toml:"max_report_recipients"`
 }
 
 // Store configures persistence.
@@ -112,6 +123,9 @@ func Defaults() Config {
 			MaxConnectionsPerIP: 100,
 			ReadTimeout:         Duration(5 * time.Minute),
 			WriteTimeout:        Duration(5 * time.Minute),
+			DataBudget:          256 << 20,
+			SpoolThreshold:      1 << 20,
+			MaxReportRecipients: 1000,
 		},
 		Store: Store{URL: "./rebound.db", BatchSize: 256},
 		Suppression: Suppression{
@@ -267,6 +281,18 @@ func (c *Config) Validate() error {
 	}
 	if l.ReadTimeout <= 0 || l.WriteTimeout <= 0 {
 		bad("listener.read_timeout, write_timeout: must be positive")
+	}
+	if l.DataBudget <= 0 {
+		bad("listener.data_budget: must be positive")
+	} else if l.MaxMessageSize > 0 && l.DataBudget < l.MaxMessageSize {
+		bad("listener.data_budget: %d is below max_message_size %d: a message of the largest size could never be received",
+			l.DataBudget, l.MaxMessageSize)
+	}
+	if l.SpoolThreshold <= 0 {
+		bad("listener.spool_threshold: must be positive")
+	}
+	if l.MaxReportRecipients <= 0 {
+		bad("listener.max_report_recipients: must be positive")
 	}
 	if (l.TLSCert == "") != (l.TLSKey == "") {
 		bad("listener.tls_cert and tls_key: set both or neither")

@@ -92,6 +92,10 @@ func TestParseErrors(t *testing.T) {
 		{"log level", "log_level = \"loud\"\n", "log_level"},
 		{"listen", "[listener]\nlisten = \"2525\"\n", "host:port"},
 		{"unknown section", "[listner]\nlisten = \"127.0.0.1:25\"\n", `line 1: unknown option "listner"`},
+		{"budget below max size", "[listener]\ndata_budget = 1048576\n", "below max_message_size"},
+		{"budget zero", "[listener]\ndata_budget = 0\n", "data_budget: must be positive"},
+		{"spool threshold", "[listener]\nspool_threshold = -1\n", "spool_threshold: must be positive"},
+		{"report recipients", "[listener]\nmax_report_recipients = 0\n", "max_report_recipients: must be positive"},
 	}
 	for _, tt := range tests {
 		_, err := Parse([]byte(tt.file))

@@ -78,6 +78,15 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	if err := printList(stdout, *asJSON, recs, table); err != nil {
 		return failf(stderr, "bounces", "%v", err)
 	}
+	// The note goes beside the table, and to stderr under --json, so that
+	// the JSON Lines stay records only.
+	note := stdout
+	if *asJSON {
+		note = stderr
+	}
+	if err := writeTruncatedNote(ctx, note, st, q); err != nil {
+		return failf(stderr, "bounces", "%v", err)
+	}
 	return 0
 }
 

@@ -184,6 +184,7 @@ func importOne(ctx context.Context, an bounce.MessageAnalyzer, st store.Store, m
 	} else {
 		if rep != nil {
 			msg.Format = rep.Format
+			msg.TruncatedRecipients = rep.TruncatedRecipients
 		}
 		for i := range recs {
 			recs[i].ReceivedAt = now

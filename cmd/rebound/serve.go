@@ -89,6 +89,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
 	}
+	an.Parser.Limits.MaxRecipients = cfg.Listener.MaxReportRecipients
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	st, err := openStore(openCtx, cfg.Store.URL, storeOptions(&cfg))
@@ -116,6 +117,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		MaxConnectionsPerIP: cfg.Listener.MaxConnectionsPerIP,
 		ReadTimeout:         time.Duration(cfg.Listener.ReadTimeout),
 		WriteTimeout:        time.Duration(cfg.Listener.WriteTimeout),
+		DataBudget:          cfg.Listener.DataBudget,
+		SpoolThreshold:      cfg.Listener.SpoolThreshold,
+		SpoolDir:            cfg.Listener.SpoolDir,
 		TLS:                 tlsConfig,
 	}, st, an, log, metrics)
 	if err != nil {
