@@ -3,5 +3,5 @@
 package smtpd
 
 // raceEnabled: the race detector slows everything down several times, so
-// latency bounds are widened under it.
+// latency bounds are not held under it.
 const raceEnabled = true
