@@ -254,6 +254,8 @@ func TestAbuseConcurrentMaximumMessages(t *testing.T) {
 	if abuseFull() {
 		clients, size = 60, 10<<20-64<<10
 		budget, ceiling = 256<<20, 512<<20
+	} else if raceEnabled {
+		clients, size, budget = 12, 1<<20, 8<<20
 	}
 	rs := startReal(t, Config{
 		MaxMessageSize: int64(size) + 64<<10, MaxConnectionsPerIP: clients + 10,
@@ -286,8 +288,8 @@ func TestAbuseConcurrentMaximumMessages(t *testing.T) {
 		}
 		counts[o.code]++
 	}
-	t.Logf("%d clients x %d MiB against a %d MiB budget in %v: %d answered 250, %d answered 452, others %v",
-		clients, size>>20, budget>>20, elapsed.Round(time.Millisecond), counts[250], counts[452], counts)
+	t.Logf("%d clients x %d KiB against a %d MiB budget in %v: %d answered 250, %d answered 452, others %v",
+		clients, size>>10, budget>>20, elapsed.Round(time.Millisecond), counts[250], counts[452], counts)
 	t.Logf("peak memory: Go runtime %.0f MiB (%.0f at start), heap objects %.0f MiB; resident set %.0f MiB (%.0f at start): anonymous %.0f MiB, file pages %.0f MiB",
 		mib(mem.peakRuntime), mib(mem.baseRuntime), mib(mem.peakHeap), mib(mem.rss), mib(mem.baseRSS), mib(mem.peakAnon), mib(mem.peakFile))
 	if counts[250] == 0 {
@@ -321,6 +323,8 @@ func TestAbuseLatency(t *testing.T) {
 	bound := time.Second
 	if abuseFull() {
 		abusers, size = 5, 10<<20-64<<10
+	} else if raceEnabled {
+		size, ordinary = 256<<10, 10
 	}
 	rs := startReal(t, Config{MaxMessageSize: int64(size) + 64<<10, SpoolDir: t.TempDir()}, 1000)
 	body := recipientBlocks(size)
@@ -364,8 +368,8 @@ func TestAbuseLatency(t *testing.T) {
 	wg.Wait()
 	slices.Sort(lat)
 	p := func(q int) time.Duration { return lat[(len(lat)*q+99)/100-1] }
-	t.Logf("%d abusers streaming %d MiB reports (%d stored meanwhile); %d ordinary bounces: p50 %v p90 %v p99 %v max %v",
-		abusers, size>>20, abused.Load(), ordinary, p(50), p(90), p(99), lat[len(lat)-1])
+	t.Logf("%d abusers streaming %d KiB reports (%d stored meanwhile); %d ordinary bounces: p50 %v p90 %v p99 %v max %v",
+		abusers, size>>10, abused.Load(), ordinary, p(50), p(90), p(99), lat[len(lat)-1])
 	// Under the race detector everything runs several times slower, and
 	// what is timed is its bookkeeping: only hangs count there.
 	if p(99) > bound && !raceEnabled {
