@@ -89,22 +89,33 @@ func boundFields(r *record.Record) {
 		{&r.Diagnostic, MaxDiagnostic},
 		{&r.RemoteMTA, MaxHost},
 		{&r.ReportingMTA, MaxHost},
+		{&r.FeedbackType, MaxToken},
+		{&r.OriginalMessageID, MaxHeaderValue},
+		{&r.OriginalFrom, MaxHeaderValue},
+		{&r.OriginalTo, MaxHeaderValue},
+		{&r.OriginalSubject, MaxHeaderValue},
+		{&r.Evidence, MaxProse},
+	} {
+		*f.s = cutText(*f.s, f.max)
+	}
+	// The verdict's words come from the catalog, valid UTF-8 checked
+	// when it was loaded: only their length is bounded.
+	for _, f := range []struct {
+		s   *string
+		max int
+	}{
 		{&r.Reason, MaxToken},
 		{&r.Class, MaxToken},
 		{&r.FixOwner, MaxToken},
 		{&r.Advice, MaxToken},
 		{&r.Explanation, MaxProse},
 		{&r.CatalogEntry, MaxToken},
-		{&r.FeedbackType, MaxToken},
-		{&r.OriginalMessageID, MaxHeaderValue},
-		{&r.OriginalFrom, MaxHeaderValue},
-		{&r.OriginalTo, MaxHeaderValue},
-		{&r.OriginalSubject, MaxHeaderValue},
-		{&r.Format, MaxToken},
 		{&r.Confidence, MaxToken},
-		{&r.Evidence, MaxProse},
+		{&r.Format, MaxToken},
 	} {
-		*f.s = cutText(*f.s, f.max)
+		if len(*f.s) > f.max {
+			*f.s = cutText(*f.s, f.max)
+		}
 	}
 	r.OriginalHeaders = boundHeaders(r.OriginalHeaders)
 }
@@ -145,9 +156,12 @@ func boundHeaders(h map[string]string) map[string]string {
 	return out
 }
 
-// plainText reports whether s is valid UTF-8 without NUL, looking at each
-// byte once for the ASCII most fields are.
-func plainText(s string) bool {
+// clean reports whether s is valid UTF-8 without NUL: a loop for the
+// short values most fields hold, the vectorized searches for the others.
+func clean(s string) bool {
+	if len(s) > 32 {
+		return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == 0 {
 			return false
@@ -162,7 +176,7 @@ func plainText(s string) bool {
 // A longer text is cut at a character boundary and ends in a marker that
 // says so and how long the whole was: "… [cut from 912345 bytes]".
 func cutText(s string, max int) string {
-	if len(s) <= max && plainText(s) {
+	if len(s) <= max && clean(s) {
 		return s
 	}
 	whole := len(s)
