@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -353,5 +354,38 @@ func TestSpoolDirCleanedAtStart(t *testing.T) {
 	}
 	if _, err := New(Config{Domains: []string{"x.example"}, SpoolDir: filepath.Join(spool, "missing")}, &memStore{}, fakeAnalyzer{}, nil, nil); err == nil {
 		t.Errorf("New with a missing spool directory: no error")
+	}
+}
+
+// TestSpoolDiskFull answers "452 4.3.1" when the spool's file system is
+// full, gives the budget back and takes the message once there is room.
+// It needs root to mount a small tmpfs as the spool directory.
+func TestSpoolDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	spool := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", spool).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", spool).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", spool, err, out)
+		}
+	})
+	if !inMemoryFS(spool) {
+		t.Errorf("a tmpfs spool directory is not seen as in memory")
+	}
+	ts := startServer(t, Config{SpoolThreshold: 64 << 10, SpoolDir: spool})
+	c := ts.dial(t)
+	err := send(c, "", []string{"b@bounces.example.org"}, padded(t, "too big", 1<<20))
+	wantCode(t, err, 452, smtp.EnhancedCode{4, 3, 1})
+	waitFor(t, "the budget to be given back", func() bool { return ts.srv.budget.inUse() == 0 })
+	fits := padded(t, "fits", 300<<10)
+	if err := send(c, "", []string{"b@bounces.example.org"}, fits); err != nil {
+		t.Fatalf("a message the spool has room for: %v", err)
+	}
+	if msgs := ts.store.messages(); len(msgs) != 1 || !bytes.Equal(msgs[0].Raw, fits) {
+		t.Errorf("stored %d messages, want the one that fits", len(msgs))
 	}
 }

@@ -186,6 +186,10 @@ func New(cfg Config, st store.Store, an Analyzer, log *slog.Logger, metrics *Met
 	if err := prepareSpoolDir(cfg.SpoolDir); err != nil {
 		return nil, err
 	}
+	if inMemoryFS(cfg.SpoolDir) {
+		log.Warn("the spool directory is a tmpfs: spooled messages stay in memory; set listener.spool_dir to a directory on disk",
+			"spool_dir", cfg.SpoolDir)
+	}
 	s := &Server{
 		cfg:      cfg,
 		domains:  make(map[string]bool, len(cfg.Domains)),

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package smtpd
+
+func inMemoryFS(string) bool { return false }
