@@ -34,7 +34,21 @@ import (
 // of the original says who.
 // Amazon SES notifications (JSON) are read in text_ses.go.
 
-// maxTextRecipients bounds the recipients read from one text notice.
+// addressLines counts the lines of s that start with an address.
+func addressLines(s string) int {
+	n := 0
+	for s != "" {
+		var line string
+		line, s = nextLine(s)
+		if a, _ := lineAddress(strings.TrimSpace(line)); a != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// maxTextRecipients bounds the recipients read from one text notice; the
+// ones beyond are counted in Report.TruncatedRecipients.
 const maxTextRecipients = 1000
 
 // maxTextDiagnostic bounds the diagnostic text kept per recipient.
@@ -72,6 +86,9 @@ func scanText(rep *Report, hdr func(name string) string, text string) bool {
 		}
 		sc.line(line)
 		if len(sc.rcpts) >= maxTextRecipients {
+			// The rest is counted, not read: the lines that start
+			// with an address, each a recipient the notice names.
+			rep.TruncatedRecipients += addressLines(rest)
 			break
 		}
 	}

@@ -2,6 +2,7 @@ package dsn
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/mail"
 	"os"
@@ -538,5 +539,24 @@ func TestCutOriginal(t *testing.T) {
 		if got := cutOriginal(tt.in); got != tt.want {
 			t.Errorf("cutOriginal(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// A notice naming more recipients than are read counts the rest.
+func TestScanTextCountsTheRest(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("This message was created automatically by mail delivery software.\n\nThe following address(es) failed:\n\n")
+	for i := range maxTextRecipients + 25 {
+		fmt.Fprintf(&b, "  user%d@example.net\n    550 5.1.1 no such user\n", i)
+	}
+	var rep Report
+	hdr := func(name string) string {
+		return map[string]string{"From": "Mail Delivery System <Mailer-Daemon@mx.example.org>", "Subject": "Mail delivery failed"}[name]
+	}
+	if !scanText(&rep, hdr, b.String()) {
+		t.Fatal("not read as a bounce")
+	}
+	if len(rep.Recipients) != maxTextRecipients || rep.TruncatedRecipients != 25 {
+		t.Errorf("%d recipients, %d counted beyond; want %d and 25", len(rep.Recipients), rep.TruncatedRecipients, maxTextRecipients)
 	}
 }
