@@ -40,7 +40,6 @@ type familyTable struct {
 	families []familyProfile
 
 	// Notice-wide phrases, matched in one pass (noticeTable).
-	detectFamily []int // detect phrase index → family
 	formatFamily []int // format phrase index → family
 
 	// Line starts: boilerplate lines and the headings that start the copy
@@ -96,9 +95,6 @@ func loadFamilies(src string) (*familyTable, error) {
 					return nil, fmt.Errorf("families.toml: family %s: %s: %v", f.Name, key, err)
 				}
 			}
-		}
-		for range f.Detect {
-			t.detectFamily = append(t.detectFamily, i)
 		}
 		for _, b := range f.Boilerplate {
 			exact := strings.HasSuffix(b, "$")
