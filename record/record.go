@@ -53,6 +53,11 @@ const (
 
 // Record is what Rebound concluded about one recipient of one report.
 type Record struct {
+	// ID and MessageID are set by a store on the records it returns: the
+	// record's own identity and that of the message it came from.
+	ID        int64 `json:"id,omitempty"`
+	MessageID int64 `json:"message_id,omitempty"`
+
 	Source            string `json:"source"`
 	Index             int    `json:"index"`
 	Recipient         string `json:"recipient"`

@@ -28,6 +28,10 @@ type Options struct {
 	// Now is the clock for times the caller did not give (a message's
 	// ReceivedAt, a manual suppression's Since); nil means time.Now.
 	Now func() time.Time
+	// Outbox writes an event (see Event) for every new record, suppression
+	// change and incident change, in the transaction of the change: set it
+	// while webhooks are configured.
+	Outbox bool
 	// Backends maps URL schemes ("sqlite", "postgres") to the functions
 	// that open them; see the package comment.
 	Backends map[string]OpenFunc

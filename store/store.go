@@ -84,14 +84,23 @@ type SaveResult struct {
 // caller that did not judge it: the suppression policy treats them as
 // high, see suppress.LowConfidence); record.ConfidenceLow selects all
 // others. Any other value matches exactly.
+//
+// Records are listed by their ID, the order they were stored in: oldest
+// first, or newest first with Newest. AfterID and BeforeID bound the ID
+// (AfterID < id < BeforeID; zero does not restrict): the cursor of a paged
+// listing.
 type Query struct {
 	Recipient  string
 	Domain     string
 	Reason     string
 	Class      string
+	Status     string // exact "5.1.1"; a class prefix "5" or "5.1" matches its children
 	Confidence string
 	Since      time.Time
 	Until      time.Time
+	Newest     bool
+	AfterID    int64
+	BeforeID   int64
 	Limit      int // 0: no limit
 }
 
@@ -122,22 +131,49 @@ type Store interface {
 	// Save returns (a mapped spool file): a store copies what it keeps of
 	// it before returning, even when ctx ended first.
 	Save(ctx context.Context, m *Message) (SaveResult, error)
-	// Records lists stored records, oldest first.
+	// Records lists stored records, oldest first (newest first with
+	// q.Newest), each with its ID and MessageID set.
 	Records(ctx context.Context, q Query) ([]record.Record, error)
+	// Record returns one stored record by ID, or ErrNotFound.
+	Record(ctx context.Context, id int64) (*record.Record, error)
 
 	// Suppression returns the suppression of address in force at now, or
 	// nil when the address is not suppressed.
 	Suppression(ctx context.Context, address string, now time.Time) (*Suppression, error)
 	// Suppressions lists the suppressions in force at now, by address.
 	Suppressions(ctx context.Context, now time.Time) ([]Suppression, error)
-	// AddSuppression suppresses an address by hand (Cause manual unless set).
+	// ListSuppressions lists the suppressions in force at q.Now that q
+	// selects, by address: one page of a paged listing.
+	ListSuppressions(ctx context.Context, q SuppressionQuery) ([]Suppression, error)
+	// CheckSuppressions returns the suppressions in force at now among
+	// addresses (normalized as Suppression does; an address that does not
+	// normalize is an error naming it), in the order of addresses, one per
+	// suppressed address.
+	CheckSuppressions(ctx context.Context, addresses []string, now time.Time) ([]Suppression, error)
+	// AddSuppression suppresses an address by hand (Cause manual unless
+	// set); s.Actor and s.Note say who asked and why, and are kept in the
+	// address's history (SuppressionChanges).
 	AddSuppression(ctx context.Context, s Suppression) error
 	// RemoveSuppression lifts the suppression of address and resets its
-	// soft-bounce count; it reports whether there was one.
-	RemoveSuppression(ctx context.Context, address string) (bool, error)
+	// soft-bounce count; it reports whether there was one. by says who
+	// lifted it and why, kept in the address's history.
+	RemoveSuppression(ctx context.Context, address string, by Actor) (bool, error)
+	// SuppressionChanges lists the history of one address's suppression,
+	// newest first: every time it was suppressed, its cause changed, or it
+	// was lifted, by the policy or by hand. limit 0: all.
+	SuppressionChanges(ctx context.Context, address string, limit int) ([]SuppressionChange, error)
 	// Incidents lists sending-side incidents, newest first; open ones only
 	// when openOnly. Open is computed at now.
 	Incidents(ctx context.Context, openOnly bool, now time.Time) ([]Incident, error)
+	// Stats counts the records q selects in time buckets, by one
+	// dimension (class, reason or destination domain).
+	Stats(ctx context.Context, q StatsQuery) ([]StatsCount, error)
+	// Ready reports whether the store is reachable and its schema is the
+	// one this build expects; nil when both hold.
+	Ready(ctx context.Context) error
+
+	// Outbox is the webhook outbox and delivery state (see Outbox).
+	Outbox
 
 	// Messages lists stored messages, oldest first, with their envelope but
 	// without Raw and Records (use Message for those).
@@ -161,6 +197,78 @@ type Suppression struct {
 	// LowConfidence lists the keys of Evidence that were hard bounces with
 	// low confidence (see suppress.State).
 	LowConfidence []string `json:"low_confidence,omitempty"`
+	// Actor and Note are who suppressed the address by hand and why; only
+	// read by AddSuppression, which keeps them in the history.
+	Actor string `json:"-"`
+	Note  string `json:"-"`
+}
+
+// Actor is who made a change and why.
+type Actor struct {
+	Who string // "policy" for the suppression policy; a token name, "cli:USER", ...
+	Why string // the note given with the change
+}
+
+// Actors of changes made by Rebound itself.
+const (
+	ActorPolicy = "policy" // the suppression policy scoring a record
+)
+
+// Actions of a SuppressionChange.
+const (
+	ChangeSuppressed = "suppressed" // the address became suppressed, or its cause changed
+	ChangeLifted     = "lifted"     // the suppression was lifted
+)
+
+// SuppressionChange is one entry of an address's suppression history.
+type SuppressionChange struct {
+	ID      int64     `json:"id"`
+	Address string    `json:"address"`
+	Time    time.Time `json:"time"`
+	Action  string    `json:"action"` // Change* value
+	Cause   string    `json:"cause,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
+	Actor   string    `json:"actor"`          // Actor.Who
+	Note    string    `json:"note,omitempty"` // Actor.Why
+	// RecordKey is the record whose scoring made the change, for changes
+	// by the policy.
+	RecordKey string `json:"record_key,omitempty"`
+}
+
+// SuppressionQuery selects suppressions in force. Zero fields do not
+// restrict.
+type SuppressionQuery struct {
+	Now    time.Time // when the suppression must be in force; zero: the store's clock
+	Domain string    // the address's domain, without regard to case
+	Cause  string    // suppress.Cause* value
+	After  string    // only addresses sorting after this one: the cursor of a paged listing
+	Limit  int       // 0: no limit
+}
+
+// StatsQuery selects the records Stats counts.
+type StatsQuery struct {
+	Since, Until time.Time     // required: Since <= ReceivedAt < Until
+	Bucket       time.Duration // width of a bucket, from Since; > 0
+	By           string        // Stats* dimension
+	Class        string        // zero fields do not restrict
+	Domain       string
+	Reason       string
+}
+
+// Dimensions of StatsQuery.By.
+const (
+	StatsByClass  = "class"
+	StatsByReason = "reason"
+	StatsByDomain = "domain" // the recipient's domain
+)
+
+// StatsCount is the number of records with one value of the dimension in
+// one bucket. Buckets without records are left out.
+type StatsCount struct {
+	Start time.Time `json:"start"` // the bucket's start
+	Key   string    `json:"key"`   // the class, reason or domain
+	Count int64     `json:"count"`
 }
 
 // Incident is a sending-side problem: blocks from one destination for one

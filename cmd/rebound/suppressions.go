@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -73,8 +74,11 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 	case "list":
 		asJSON = fs.Bool("json", false, "print JSON Lines, one suppression object per line")
 		verbose = fs.Bool("verbose", false, "print why each address is suppressed beside it")
-	case "check", "remove":
+	case "check":
 		nargs = 1
+	case "remove":
+		nargs = 1
+		reason = fs.String("reason", "", "why the suppression is lifted (kept in the address's history)")
 	case "add":
 		nargs = 1
 		reason = fs.String("reason", "", "why the address is suppressed (required)")
@@ -119,7 +123,8 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "rebound suppressions add: --reason is required: say why, it is kept with the suppression")
 			return 2
 		}
-		sup = store.Suppression{Address: addr, Cause: suppress.CauseManual, Reason: *reason, Since: now}
+		sup = store.Suppression{Address: addr, Cause: suppress.CauseManual, Reason: *reason, Since: now,
+			Actor: cliActor(), Note: *reason}
 		if *expires != "" {
 			d, err := config.ParseDuration(*expires)
 			if err != nil || d == 0 {
@@ -190,7 +195,7 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: suppressed, %s\n", addr, describeSuppression(&sup))
 		return 0
 	case "remove":
-		had, err := st.RemoveSuppression(ctx, addr)
+		had, err := st.RemoveSuppression(ctx, addr, store.Actor{Who: cliActor(), Why: *reason})
 		if err != nil {
 			return fail(err)
 		}
@@ -274,6 +279,18 @@ func plural(n int, thing string) string {
 		return "1 " + thing
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// cliActor names who changes a suppression from the command line in the
+// address's history: "cli:" and the login name.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	if name := os.Getenv("USER"); name != "" {
+		return "cli:" + name
+	}
+	return "cli"
 }
 
 // describeSuppression says in one line why and how long an address is

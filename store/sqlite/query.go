@@ -119,7 +119,7 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error
 // RemoveSuppression lifts the suppression of address and resets its
 // soft-bounce count; it reports whether there was one, in force or lapsed
 // (the store's clock plays no part).
-func (s *Store) RemoveSuppression(ctx context.Context, address string) (bool, error) {
+func (s *Store) RemoveSuppression(ctx context.Context, address string, by store.Actor) (bool, error) {
 	addr, err := store.Address(address)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: %w", err)

@@ -79,7 +79,7 @@ func testAddressBytes(t *testing.T, s store.Store) {
 		sup.Address != `"ünï cødé"@xn--fsqu00a.xn--4rr70v` || sup.Cause != "manual" {
 		t.Errorf("manual suppression of %q = %+v", byHand, sup)
 	}
-	if had, err := s.RemoveSuppression(ctx, `"ÜNÏ CØDÉ"@XN--FSQU00A.xn--4rr70v`); err != nil || !had {
+	if had, err := s.RemoveSuppression(ctx, `"ÜNÏ CØDÉ"@XN--FSQU00A.xn--4rr70v`, store.Actor{Who: "test"}); err != nil || !had {
 		t.Errorf("RemoveSuppression = %v, %v; want true", had, err)
 	}
 }
@@ -96,7 +96,7 @@ func testInvalidAddress(t *testing.T, s store.Store) {
 		if sup, err := s.Suppression(ctx, bad, base); err == nil {
 			t.Errorf("Suppression(%q) = %+v, no error", bad, sup)
 		}
-		if had, err := s.RemoveSuppression(ctx, bad); err == nil {
+		if had, err := s.RemoveSuppression(ctx, bad, store.Actor{Who: "test"}); err == nil {
 			t.Errorf("RemoveSuppression(%q) = %v, no error", bad, had)
 		}
 		if bad == "" {

@@ -768,17 +768,17 @@ func testManualSuppression(t *testing.T, s store.Store) {
 	if err := s.AddSuppression(ctx, store.Suppression{Address: ""}); err == nil {
 		t.Error("AddSuppression without an address: no error")
 	}
-	had, err := s.RemoveSuppression(ctx, "ASKED@example.org")
+	had, err := s.RemoveSuppression(ctx, "ASKED@example.org", store.Actor{Who: "test"})
 	if err != nil || !had {
 		t.Fatalf("RemoveSuppression = %v, %v; want true", had, err)
 	}
 	if sup := suppression(t, s, "asked@example.org", at(time.Hour)); sup != nil {
 		t.Errorf("still suppressed after removal: %+v", sup)
 	}
-	if had, err := s.RemoveSuppression(ctx, "asked@example.org"); err != nil || had {
+	if had, err := s.RemoveSuppression(ctx, "asked@example.org", store.Actor{Who: "test"}); err != nil || had {
 		t.Errorf("second RemoveSuppression = %v, %v; want false", had, err)
 	}
-	if had, err := s.RemoveSuppression(ctx, "never@example.org"); err != nil || had {
+	if had, err := s.RemoveSuppression(ctx, "never@example.org", store.Actor{Who: "test"}); err != nil || had {
 		t.Errorf("RemoveSuppression(unknown) = %v, %v; want false", had, err)
 	}
 
@@ -790,7 +790,7 @@ func testManualSuppression(t *testing.T, s store.Store) {
 	if suppression(t, s, addr, at(10*time.Hour)) == nil {
 		t.Fatal("not suppressed after the threshold")
 	}
-	if had, err := s.RemoveSuppression(ctx, addr); err != nil || !had {
+	if had, err := s.RemoveSuppression(ctx, addr, store.Actor{Who: "test"}); err != nil || !had {
 		t.Fatalf("RemoveSuppression = %v, %v", had, err)
 	}
 	softBounces(t, s, addr, at(20*time.Hour), 1, "reset-after")
