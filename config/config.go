@@ -32,11 +32,15 @@ type Config struct {
 	MetricsListen string `toml:"metrics_listen"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// LogFormat is text (logfmt-like key=value) or json.
+	LogFormat string `toml:"log_format"`
 
 	Listener    Listener    `toml:"listener"`
 	Store       Store       `toml:"store"`
 	Suppression Suppression `toml:"suppression"`
 	Classify    Classify    `toml:"classify"`
+	API         API         `toml:"api"`
+	Webhooks    Webhooks    `toml:"webhooks"`
 }
 
 // Listener configures the SMTP (or LMTP) listener.
@@ -111,8 +115,11 @@ type Classify struct {
 func Defaults() Config {
 	p := suppress.DefaultPolicy
 	return Config{
-		Domains:  []string{"localhost"},
-		LogLevel: "info",
+		Domains:   []string{"localhost"},
+		LogLevel:  "info",
+		LogFormat: "text",
+		API:       defaultAPI,
+		Webhooks:  defaultWebhooks,
 		Listener: Listener{
 			Listen:              "127.0.0.1:2525",
 			Hostname:            defaultHostname(),
@@ -320,6 +327,12 @@ func (c *Config) Validate() error {
 	if _, err := c.SlogLevel(); err != nil {
 		bad("log_level: %v", err)
 	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format: %q: want text or json", c.LogFormat)
+	}
+	c.validateAPI(bad)
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("metrics_listen: %q: want host:port", c.MetricsListen)
