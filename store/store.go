@@ -150,6 +150,8 @@ type Store interface {
 	// normalize is an error naming it), in the order of addresses, one per
 	// suppressed address.
 	CheckSuppressions(ctx context.Context, addresses []string, now time.Time) ([]Suppression, error)
+	// SuppressionCounts counts the suppressions in force at now by cause.
+	SuppressionCounts(ctx context.Context, now time.Time) (map[string]int64, error)
 	// AddSuppression suppresses an address by hand (Cause manual unless
 	// set); s.Actor and s.Note say who asked and why, and are kept in the
 	// address's history (SuppressionChanges).
