@@ -83,6 +83,7 @@ func Run(t *testing.T, b Backend) {
 		{"AddressBytes", testAddressBytes},
 		{"InvalidAddress", testInvalidAddress},
 		{"NoAddressNoSuppression", testNoAddressNoSuppression},
+		{"SuppressionCounts", testSuppressionCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
