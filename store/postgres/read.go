@@ -35,9 +35,15 @@ func (s *Store) newReads() sqlstore.Reads {
 	}
 }
 
-// Records lists stored records, oldest first.
+// Records lists stored records, oldest first (newest first with
+// q.Newest).
 func (s *Store) Records(ctx context.Context, q store.Query) ([]record.Record, error) {
 	return s.reads.Records(ctx, q)
+}
+
+// Record returns one stored record by ID, or store.ErrNotFound.
+func (s *Store) Record(ctx context.Context, id int64) (*record.Record, error) {
+	return s.reads.Record(ctx, id)
 }
 
 // Messages lists stored messages, oldest first, without Raw and Records.
@@ -202,6 +208,36 @@ func (s *Store) checkOpen() error {
 		return store.ErrClosed
 	}
 	return nil
+}
+
+// ListSuppressions lists the suppressions in force at q.Now (zero: the
+// store's clock) that q selects, by address.
+func (s *Store) ListSuppressions(ctx context.Context, q store.SuppressionQuery) ([]store.Suppression, error) {
+	return s.reads.ListSuppressions(ctx, q, s.now())
+}
+
+// CheckSuppressions returns the suppressions in force at now among
+// addresses, in their order, one per suppressed address.
+func (s *Store) CheckSuppressions(ctx context.Context, addresses []string, now time.Time) ([]store.Suppression, error) {
+	return s.reads.CheckSuppressions(ctx, addresses, now)
+}
+
+// Stats counts the records q selects in time buckets, by one dimension.
+func (s *Store) Stats(ctx context.Context, q store.StatsQuery) ([]store.StatsCount, error) {
+	return s.reads.Stats(ctx, q)
+}
+
+// Ready reports whether the database answers and its schema is the one
+// of this build's migrations.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: database unreachable: %w", err)
+	}
+	ms, err := sqlstore.LoadMigrations(migrationFiles)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return s.reads.SchemaCurrent(ctx, len(ms))
 }
 
 // Incidents lists incidents, newest first; open ones only when openOnly.

@@ -43,7 +43,7 @@ func TestQueriesRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(query, " WHERE address = $1 AND recipient_domain = $2 AND class = $3 ORDER BY received_at, id LIMIT 10") {
+	if !strings.Contains(query, " WHERE address = $1 AND recipient_domain = $2 AND class = $3 ORDER BY id LIMIT 10") {
 		t.Errorf("query %q", query)
 	}
 	if want := []any{"bob", "exa", "har"}; !reflect.DeepEqual(args, want) {
@@ -62,5 +62,66 @@ func TestQueriesRecords(t *testing.T) {
 		if query, _, err := (Queries{}).Records(bad); err == nil {
 			t.Errorf("Records(%+v) = %q, want an error", bad, query)
 		}
+	}
+}
+
+func TestStatusMatch(t *testing.T) {
+	for _, tc := range []struct {
+		status, pattern string
+		exact, bad      bool
+	}{
+		{status: "5", pattern: "5.%"},
+		{status: "5.1", pattern: "5.1.%"},
+		{status: "5.10", pattern: "5.10.%"},
+		{status: "5.1.1", pattern: "5.1.1", exact: true},
+		{status: "4.7.123", pattern: "4.7.123", exact: true},
+		{status: "5.", bad: true},
+		{status: ".1", bad: true},
+		{status: "5.1.1.1", bad: true},
+		{status: "5.%", bad: true},
+		{status: "5_1", bad: true},
+		{status: "x", bad: true},
+		{status: "5.1234.1", bad: true},
+	} {
+		pattern, exact, err := statusMatch(tc.status)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("statusMatch(%q) = %q, want an error", tc.status, pattern)
+			}
+			continue
+		}
+		if err != nil || pattern != tc.pattern || exact != tc.exact {
+			t.Errorf("statusMatch(%q) = %q, %v, %v; want %q, %v", tc.status, pattern, exact, err, tc.pattern, tc.exact)
+		}
+	}
+}
+
+func TestQueriesStatsPlaceholders(t *testing.T) {
+	since := time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
+	sq := store.StatsQuery{Since: since, Until: since.Add(time.Hour), Bucket: time.Minute, By: store.StatsByClass, Reason: "userunknown"}
+	query, args, err := Queries{Placeholders: Dollar}.Stats(sq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(query, "(received_at - $1) / $2") ||
+		!strings.Contains(query, "received_at >= $3 AND received_at < $4 AND reason = $5") {
+		t.Errorf("query %q", query)
+	}
+	want := []any{since.UnixNano(), int64(time.Minute), since.UnixNano(), since.Add(time.Hour).UnixNano(), "userunknown"}
+	if !reflect.DeepEqual(args, want) {
+		t.Errorf("args %v, want %v", args, want)
+	}
+}
+
+func TestQueriesCheckAddresses(t *testing.T) {
+	addrs := []string{"a@example.org", "b@example.org"}
+	query, args := Queries{}.CheckAddresses(addrs, time.Unix(0, 7))
+	if !strings.Contains(query, "WHERE address IN (?, ?) AND suppressed") || !reflect.DeepEqual(args, []any{"a@example.org", "b@example.org", int64(7)}) {
+		t.Errorf("question: %q %v", query, args)
+	}
+	query, args = Queries{Placeholders: Dollar}.CheckAddresses(addrs, time.Unix(0, 7))
+	if !strings.Contains(query, "WHERE address = ANY ($1) AND suppressed AND (expires = 0 OR expires > $2)") ||
+		!reflect.DeepEqual(args, []any{addrs, int64(7)}) {
+		t.Errorf("dollar: %q %v", query, args)
 	}
 }

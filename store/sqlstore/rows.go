@@ -18,6 +18,10 @@ const RecordColumns = `source, idx, recipient, original_recipient, action, statu
 	original_subject, original_headers, format, received_at, authenticated, confidence, evidence,
 	recipient_invalid`
 
+// RecordReadColumns are the columns of a record with its ID and
+// MessageID, in the order CollectRecords expects.
+const RecordReadColumns = `id, message_id, ` + RecordColumns
+
 // AddressColumns are the columns of a suppression state, in the order
 // ScanAddress expects.
 const AddressColumns = `address, soft_count, window_start, last_bounce, suppressed, cause, reason,
@@ -30,12 +34,12 @@ const MessageColumns = `id, received_at, source, remote_addr, helo, mail_from, r
 
 const incidentColumns = `id, domain, status, reason, sample, first_seen, last_seen, count`
 
-// scanRecord reads one row of RecordColumns. A failing scan is reported as
-// is; a damaged header list as decodeErr.
+// scanRecord reads one row of RecordReadColumns. A failing scan is
+// reported as is; a damaged header list as decodeErr.
 func scanRecord(row Scanner) (r record.Record, decodeErr, err error) {
 	var headers string
 	var idx, received int64
-	err = row.Scan(&r.Source, &idx, &r.Recipient, &r.OriginalRecipient, &r.Action,
+	err = row.Scan(&r.ID, &r.MessageID, &r.Source, &idx, &r.Recipient, &r.OriginalRecipient, &r.Action,
 		&r.Status, &r.SMTPCode, &r.Diagnostic, &r.RemoteMTA, &r.ReportingMTA, &r.Reason,
 		&r.Class, &r.FixOwner, &r.Advice, &r.Explanation, &r.CatalogEntry, &r.FeedbackType,
 		&r.OriginalMessageID, &r.OriginalFrom, &r.OriginalTo, &r.OriginalSubject, &headers,
@@ -53,7 +57,7 @@ func scanRecord(row Scanner) (r record.Record, decodeErr, err error) {
 	return r, nil, nil
 }
 
-// CollectRecords reads rows of RecordColumns. Its errors want the
+// CollectRecords reads rows of RecordReadColumns. Its errors want the
 // backend's name in front.
 func CollectRecords(rows Rows) ([]record.Record, error) {
 	var recs []record.Record
