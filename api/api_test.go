@@ -20,6 +20,8 @@ import (
 
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/store/postgres"
+	"github.com/rebound-mail/rebound/store/postgres/pgtest"
 	"github.com/rebound-mail/rebound/store/sqlite"
 )
 
@@ -48,10 +50,31 @@ type fixture struct {
 	blockID  int64
 }
 
-func newFixture(t *testing.T) *fixture {
+// forEachBackend runs test on a fixture of each store backend: SQLite,
+// and PostgreSQL when REBOUND_TEST_POSTGRES names a test database.
+func forEachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { test(t, newFixtureOn(t, backend)) })
+	}
+}
+
+// newFixture is a fixture on SQLite, for the tests the backend plays no
+// part in.
+func newFixture(t *testing.T) *fixture { return newFixtureOn(t, "sqlite") }
+
+func newFixtureOn(t *testing.T, backend string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rebound.db"), store.Options{})
+	var st store.Store
+	var err error
+	switch backend {
+	case "sqlite":
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "rebound.db"), store.Options{})
+	case "postgres":
+		st, err = postgres.Open(ctx, pgtest.SchemaURL(t, "api_"), store.Options{})
+	default:
+		t.Fatalf("no backend %q", backend)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,19 +267,20 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestReadyz(t *testing.T) {
-	f := newFixture(t)
-	r := f.do(request{method: "GET", path: "/readyz"})
-	if r.status == http.StatusServiceUnavailable && strings.Contains(string(r.body), errors.ErrUnsupported.Error()) {
-		t.Skipf("the store does not implement Ready yet: %s", r.body)
-	}
-	expect(t, r, http.StatusOK)
-	// A closed store is not ready.
-	f.st.Close()
-	r = f.do(request{method: "GET", path: "/readyz"})
-	expect(t, r, http.StatusServiceUnavailable)
-	if p := r.problem(t); !strings.Contains(p.Detail, "not ready") {
-		t.Errorf("detail %q does not say the store is not ready", p.Detail)
-	}
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		r := f.do(request{method: "GET", path: "/readyz"})
+		if r.status == http.StatusServiceUnavailable && strings.Contains(string(r.body), errors.ErrUnsupported.Error()) {
+			t.Skipf("the store does not implement Ready yet: %s", r.body)
+		}
+		expect(t, r, http.StatusOK)
+		// A closed store is not ready.
+		f.st.Close()
+		r = f.do(request{method: "GET", path: "/readyz"})
+		expect(t, r, http.StatusServiceUnavailable)
+		if p := r.problem(t); !strings.Contains(p.Detail, "not ready") {
+			t.Errorf("detail %q does not say the store is not ready", p.Detail)
+		}
+	})
 }
 
 func TestAuth(t *testing.T) {
@@ -331,109 +355,111 @@ func TestNoTokens(t *testing.T) {
 }
 
 func TestBounces(t *testing.T) {
-	f := newFixture(t)
-	r := f.get("/v1/bounces?limit=5")
-	expect(t, r, http.StatusOK)
-	var page bouncePage
-	r.decode(t, &page)
-	if len(page.Bounces) != 5 || page.NextCursor == "" {
-		t.Fatalf("got %d bounces, cursor %q; want 5 and a cursor", len(page.Bounces), page.NextCursor)
-	}
-	for i := 1; i < len(page.Bounces); i++ {
-		if page.Bounces[i].ID >= page.Bounces[i-1].ID {
-			t.Fatalf("bounces not newest first: %d after %d", page.Bounces[i].ID, page.Bounces[i-1].ID)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		r := f.get("/v1/bounces?limit=5")
+		expect(t, r, http.StatusOK)
+		var page bouncePage
+		r.decode(t, &page)
+		if len(page.Bounces) != 5 || page.NextCursor == "" {
+			t.Fatalf("got %d bounces, cursor %q; want 5 and a cursor", len(page.Bounces), page.NextCursor)
 		}
-	}
-	if page.Bounces[0].Class != record.ClassBlock {
-		t.Errorf("newest bounce is %q, want the block", page.Bounces[0].Class)
-	}
-
-	filters := []struct {
-		query string
-		want  int
-	}{
-		{"class=hard", hardMessages},
-		{"class=soft", softMessages},
-		{"domain=A.Example.Test", (hardMessages + 1) / 2},
-		{"recipient=USER03%40b.example.test", 1},
-		{"reason=mailbox-full", softMessages},
-		{"status=5", hardMessages + 1},
-		{"status=5.1.1", hardMessages},
-		{"status=4.2", softMessages},
-		{"confidence=low", softMessages},
-		{"confidence=high", hardMessages + 1},
-		{"since=" + url.QueryEscape(f.base.Add(time.Minute).Format(time.RFC3339)) +
-			"&until=" + url.QueryEscape(f.base.Add(3*time.Minute).Format(time.RFC3339)), 2},
-		{"class=hard&domain=b.example.test", hardMessages / 2},
-	}
-	for _, tc := range filters {
-		t.Run(tc.query, func(t *testing.T) {
-			r := f.get("/v1/bounces?limit=1000&" + tc.query)
-			expect(t, r, http.StatusOK)
-			var page bouncePage
-			r.decode(t, &page)
-			if len(page.Bounces) != tc.want {
-				t.Errorf("%d bounces, want %d", len(page.Bounces), tc.want)
+		for i := 1; i < len(page.Bounces); i++ {
+			if page.Bounces[i].ID >= page.Bounces[i-1].ID {
+				t.Fatalf("bounces not newest first: %d after %d", page.Bounces[i].ID, page.Bounces[i-1].ID)
 			}
-		})
-	}
+		}
+		if page.Bounces[0].Class != record.ClassBlock {
+			t.Errorf("newest bounce is %q, want the block", page.Bounces[0].Class)
+		}
 
-	one := page.Bounces[1]
-	r = f.get(fmt.Sprintf("/v1/bounces/%d", one.ID))
-	skipUnsupported(t, r, http.StatusOK)
-	var rec record.Record
-	r.decode(t, &rec)
-	if rec.ID != one.ID || rec.Recipient != one.Recipient {
-		t.Errorf("bounce %d is %+v, want %+v", one.ID, rec, one)
-	}
-	r = f.get("/v1/bounces/999999")
-	expect(t, r, http.StatusNotFound)
-	r.problem(t)
+		filters := []struct {
+			query string
+			want  int
+		}{
+			{"class=hard", hardMessages},
+			{"class=soft", softMessages},
+			{"domain=A.Example.Test", (hardMessages + 1) / 2},
+			{"recipient=USER03%40b.example.test", 1},
+			{"reason=mailbox-full", softMessages},
+			{"status=5", hardMessages + 1},
+			{"status=5.1.1", hardMessages},
+			{"status=4.2", softMessages},
+			{"confidence=low", softMessages},
+			{"confidence=high", hardMessages + 1},
+			{"since=" + url.QueryEscape(f.base.Add(time.Minute).Format(time.RFC3339)) +
+				"&until=" + url.QueryEscape(f.base.Add(3*time.Minute).Format(time.RFC3339)), 2},
+			{"class=hard&domain=b.example.test", hardMessages / 2},
+		}
+		for _, tc := range filters {
+			t.Run(tc.query, func(t *testing.T) {
+				r := f.get("/v1/bounces?limit=1000&" + tc.query)
+				expect(t, r, http.StatusOK)
+				var page bouncePage
+				r.decode(t, &page)
+				if len(page.Bounces) != tc.want {
+					t.Errorf("%d bounces, want %d", len(page.Bounces), tc.want)
+				}
+			})
+		}
+
+		one := page.Bounces[1]
+		r = f.get(fmt.Sprintf("/v1/bounces/%d", one.ID))
+		skipUnsupported(t, r, http.StatusOK)
+		var rec record.Record
+		r.decode(t, &rec)
+		if rec.ID != one.ID || rec.Recipient != one.Recipient {
+			t.Errorf("bounce %d is %+v, want %+v", one.ID, rec, one)
+		}
+		r = f.get("/v1/bounces/999999")
+		expect(t, r, http.StatusNotFound)
+		r.problem(t)
+	})
 }
 
 // Walking every page lists every record once, newest first.
 func TestBouncesPagination(t *testing.T) {
-	f := newFixture(t)
-	all := f.get("/v1/bounces?limit=1000")
-	expect(t, all, http.StatusOK)
-	var want bouncePage
-	all.decode(t, &want)
-	if n := hardMessages + softMessages + 1; len(want.Bounces) != n || want.NextCursor != "" {
-		t.Fatalf("%d bounces and cursor %q in one page, want %d and none", len(want.Bounces), want.NextCursor, n)
-	}
-	for _, limit := range []int{1, 4, 7, 31, 32} {
-		t.Run(fmt.Sprint(limit), func(t *testing.T) {
-			var got []int64
-			path := fmt.Sprintf("/v1/bounces?limit=%d", limit)
-			for pages := 0; ; pages++ {
-				if pages > len(want.Bounces) {
-					t.Fatal("the pages do not end")
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		all := f.get("/v1/bounces?limit=1000")
+		expect(t, all, http.StatusOK)
+		var want bouncePage
+		all.decode(t, &want)
+		if n := hardMessages + softMessages + 1; len(want.Bounces) != n || want.NextCursor != "" {
+			t.Fatalf("%d bounces and cursor %q in one page, want %d and none", len(want.Bounces), want.NextCursor, n)
+		}
+		for _, limit := range []int{1, 4, 7, 31, 32} {
+			t.Run(fmt.Sprint(limit), func(t *testing.T) {
+				var got []int64
+				path := fmt.Sprintf("/v1/bounces?limit=%d", limit)
+				for pages := 0; ; pages++ {
+					if pages > len(want.Bounces) {
+						t.Fatal("the pages do not end")
+					}
+					r := f.get(path)
+					expect(t, r, http.StatusOK)
+					var page bouncePage
+					r.decode(t, &page)
+					if len(page.Bounces) > limit {
+						t.Fatalf("page of %d, limit %d", len(page.Bounces), limit)
+					}
+					for _, b := range page.Bounces {
+						got = append(got, b.ID)
+					}
+					if page.NextCursor == "" {
+						break
+					}
+					path = fmt.Sprintf("/v1/bounces?limit=%d&cursor=%s", limit, url.QueryEscape(page.NextCursor))
 				}
-				r := f.get(path)
-				expect(t, r, http.StatusOK)
-				var page bouncePage
-				r.decode(t, &page)
-				if len(page.Bounces) > limit {
-					t.Fatalf("page of %d, limit %d", len(page.Bounces), limit)
+				if len(got) != len(want.Bounces) {
+					t.Fatalf("%d records over the pages, want %d", len(got), len(want.Bounces))
 				}
-				for _, b := range page.Bounces {
-					got = append(got, b.ID)
+				for i, b := range want.Bounces {
+					if got[i] != b.ID {
+						t.Fatalf("record %d of the walk is %d, want %d", i, got[i], b.ID)
+					}
 				}
-				if page.NextCursor == "" {
-					break
-				}
-				path = fmt.Sprintf("/v1/bounces?limit=%d&cursor=%s", limit, url.QueryEscape(page.NextCursor))
-			}
-			if len(got) != len(want.Bounces) {
-				t.Fatalf("%d records over the pages, want %d", len(got), len(want.Bounces))
-			}
-			for i, b := range want.Bounces {
-				if got[i] != b.ID {
-					t.Fatalf("record %d of the walk is %d, want %d", i, got[i], b.ID)
-				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func TestBadParameters(t *testing.T) {
@@ -479,6 +505,7 @@ func TestBadParameters(t *testing.T) {
 		{"/v1/stats?by=country", "by"},
 		{"/v1/stats?bucket=1s&since=2026-01-01T00:00:00Z&until=2026-02-01T00:00:00Z", "bucket"},
 		{"/v1/stats?bucket=fortnight", "bucket"},
+		{"/v1/stats?bucket=1h&since=0001-01-01T00:00:00Z&until=9999-12-31T00:00:00Z", "bucket"},
 		{"/v1/stats?bucket=0d", "bucket"},
 		{"/v1/stats?class=bad", "class"},
 		{"/v1/webhooks?name=crm", "name"},
@@ -497,312 +524,330 @@ func TestBadParameters(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	f := newFixture(t)
-	r := f.get(fmt.Sprintf("/v1/messages/%d", f.hardIDs[0]))
-	expect(t, r, http.StatusOK)
-	var m messageView
-	r.decode(t, &m)
-	if m.ID != f.hardIDs[0] || len(m.Records) != 1 || m.Records[0].Recipient != "user00@a.example.test" ||
-		m.RawSize == nil || *m.RawSize != len(f.rawHard0) || m.Helo != "mx.fixture.test" {
-		t.Errorf("message %+v", m)
-	}
-	if bytes.Contains(r.body, []byte("Diagnostic-Code")) {
-		t.Error("the message view carries the raw message")
-	}
-
-	for _, tc := range []struct {
-		id   int64
-		want []byte
-	}{{f.hardIDs[0], f.rawHard0}, {f.unrecID, f.rawUnrec}} {
-		r := f.get(fmt.Sprintf("/v1/messages/%d/raw", tc.id))
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		r := f.get(fmt.Sprintf("/v1/messages/%d", f.hardIDs[0]))
 		expect(t, r, http.StatusOK)
-		if !bytes.Equal(r.body, tc.want) {
-			t.Errorf("raw message %d differs from the bytes received:\n%q\nwant\n%q", tc.id, r.body, tc.want)
+		var m messageView
+		r.decode(t, &m)
+		if m.ID != f.hardIDs[0] || len(m.Records) != 1 || m.Records[0].Recipient != "user00@a.example.test" ||
+			m.RawSize == nil || *m.RawSize != len(f.rawHard0) || m.Helo != "mx.fixture.test" {
+			t.Errorf("message %+v", m)
 		}
-		if ct := r.header.Get("Content-Type"); ct != "message/rfc822" {
-			t.Errorf("Content-Type %q", ct)
+		if bytes.Contains(r.body, []byte("Diagnostic-Code")) {
+			t.Error("the message view carries the raw message")
 		}
-		if cd := r.header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment") {
-			t.Errorf("Content-Disposition %q", cd)
-		}
-	}
 
-	r = f.get("/v1/messages?unrecognized=true")
-	expect(t, r, http.StatusOK)
-	var page messagePage
-	r.decode(t, &page)
-	if len(page.Messages) != 1 || page.Messages[0].ID != f.unrecID || page.Messages[0].ParseError == "" {
-		t.Errorf("unrecognized messages: %+v", page.Messages)
-	}
-	for _, path := range []string{"/v1/messages/999999", "/v1/messages/999999/raw"} {
-		r = f.get(path)
-		expect(t, r, http.StatusNotFound)
-		r.problem(t)
-	}
+		for _, tc := range []struct {
+			id   int64
+			want []byte
+		}{{f.hardIDs[0], f.rawHard0}, {f.unrecID, f.rawUnrec}} {
+			r := f.get(fmt.Sprintf("/v1/messages/%d/raw", tc.id))
+			expect(t, r, http.StatusOK)
+			if !bytes.Equal(r.body, tc.want) {
+				t.Errorf("raw message %d differs from the bytes received:\n%q\nwant\n%q", tc.id, r.body, tc.want)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "message/rfc822" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if cd := r.header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment") {
+				t.Errorf("Content-Disposition %q", cd)
+			}
+		}
+
+		r = f.get("/v1/messages?unrecognized=true")
+		expect(t, r, http.StatusOK)
+		var page messagePage
+		r.decode(t, &page)
+		if len(page.Messages) != 1 || page.Messages[0].ID != f.unrecID || page.Messages[0].ParseError == "" {
+			t.Errorf("unrecognized messages: %+v", page.Messages)
+		}
+		for _, path := range []string{"/v1/messages/999999", "/v1/messages/999999/raw"} {
+			r = f.get(path)
+			expect(t, r, http.StatusNotFound)
+			r.problem(t)
+		}
+	})
 }
 
 func TestMessagesPagination(t *testing.T) {
-	f := newFixture(t)
-	total := hardMessages + softMessages + 2
-	for _, limit := range []int{1, 6, total} {
-		var ids []int64
-		path := fmt.Sprintf("/v1/messages?limit=%d", limit)
-		for range total + 1 {
-			r := f.get(path)
-			expect(t, r, http.StatusOK)
-			var page messagePage
-			r.decode(t, &page)
-			for _, m := range page.Messages {
-				ids = append(ids, m.ID)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		total := hardMessages + softMessages + 2
+		for _, limit := range []int{1, 6, total} {
+			var ids []int64
+			path := fmt.Sprintf("/v1/messages?limit=%d", limit)
+			for range total + 1 {
+				r := f.get(path)
+				expect(t, r, http.StatusOK)
+				var page messagePage
+				r.decode(t, &page)
+				for _, m := range page.Messages {
+					ids = append(ids, m.ID)
+				}
+				if page.NextCursor == "" {
+					break
+				}
+				path = fmt.Sprintf("/v1/messages?limit=%d&cursor=%s", limit, page.NextCursor)
 			}
-			if page.NextCursor == "" {
-				break
+			if len(ids) != total {
+				t.Fatalf("limit %d: %d messages over the pages, want %d", limit, len(ids), total)
 			}
-			path = fmt.Sprintf("/v1/messages?limit=%d&cursor=%s", limit, page.NextCursor)
-		}
-		if len(ids) != total {
-			t.Fatalf("limit %d: %d messages over the pages, want %d", limit, len(ids), total)
-		}
-		for i := 1; i < len(ids); i++ {
-			if ids[i] <= ids[i-1] {
-				t.Fatalf("limit %d: message %d after %d", limit, ids[i], ids[i-1])
+			for i := 1; i < len(ids); i++ {
+				if ids[i] <= ids[i-1] {
+					t.Fatalf("limit %d: message %d after %d", limit, ids[i], ids[i-1])
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestSuppressionLookup(t *testing.T) {
-	f := newFixture(t)
-	r := f.get("/v1/suppressions/" + url.PathEscape("User05@B.Example.Test"))
-	expect(t, r, http.StatusOK)
-	var s store.Suppression
-	r.decode(t, &s)
-	if s.Address != "user05@b.example.test" || s.Cause != "hard" {
-		t.Errorf("suppression %+v", s)
-	}
-	r = f.get("/v1/suppressions/" + url.PathEscape("full01@c.example.test"))
-	expect(t, r, http.StatusNotFound)
-	if p := r.problem(t); !strings.Contains(p.Detail, "not suppressed") {
-		t.Errorf("detail %q", p.Detail)
-	}
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		r := f.get("/v1/suppressions/" + url.PathEscape("User05@B.Example.Test"))
+		expect(t, r, http.StatusOK)
+		var s store.Suppression
+		r.decode(t, &s)
+		if s.Address != "user05@b.example.test" || s.Cause != "hard" {
+			t.Errorf("suppression %+v", s)
+		}
+		// A slash and a plus in the local part stay in the one path segment
+		// and are not read as a space.
+		odd := "Odd/Name+tag@example.test"
+		expect(t, f.do(request{method: "PUT", path: "/v1/suppressions/" + url.PathEscape(odd), token: writeToken}), http.StatusOK)
+		r = f.get("/v1/suppressions/" + strings.ReplaceAll(url.PathEscape(odd), "/", "%2F"))
+		expect(t, r, http.StatusOK)
+		r.decode(t, &s)
+		if s.Address != "odd/name+tag@example.test" {
+			t.Errorf("suppression of %q is of %q", odd, s.Address)
+		}
+		r = f.get("/v1/suppressions/" + url.PathEscape("full01@c.example.test"))
+		expect(t, r, http.StatusNotFound)
+		if p := r.problem(t); !strings.Contains(p.Detail, "not suppressed") {
+			t.Errorf("detail %q", p.Detail)
+		}
+	})
 }
 
 func TestSuppressionsPagination(t *testing.T) {
-	f := newFixture(t)
-	r := f.get("/v1/suppressions?limit=1000")
-	skipUnsupported(t, r, http.StatusOK)
-	var all suppressionPage
-	r.decode(t, &all)
-	if len(all.Suppressions) != hardMessages {
-		t.Fatalf("%d suppressions, want %d", len(all.Suppressions), hardMessages)
-	}
-	for _, limit := range []int{1, 5, 22, 23} {
-		var got []string
-		path := fmt.Sprintf("/v1/suppressions?limit=%d", limit)
-		for range hardMessages + 1 {
-			r := f.get(path)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		r := f.get("/v1/suppressions?limit=1000")
+		skipUnsupported(t, r, http.StatusOK)
+		var all suppressionPage
+		r.decode(t, &all)
+		if len(all.Suppressions) != hardMessages {
+			t.Fatalf("%d suppressions, want %d", len(all.Suppressions), hardMessages)
+		}
+		for _, limit := range []int{1, 5, 22, 23} {
+			var got []string
+			path := fmt.Sprintf("/v1/suppressions?limit=%d", limit)
+			for range hardMessages + 1 {
+				r := f.get(path)
+				expect(t, r, http.StatusOK)
+				var page suppressionPage
+				r.decode(t, &page)
+				for _, s := range page.Suppressions {
+					got = append(got, s.Address)
+				}
+				if page.NextCursor == "" {
+					break
+				}
+				path = fmt.Sprintf("/v1/suppressions?limit=%d&cursor=%s", limit, page.NextCursor)
+			}
+			if len(got) != len(all.Suppressions) {
+				t.Fatalf("limit %d: %d over the pages, want %d", limit, len(got), len(all.Suppressions))
+			}
+			for i, s := range all.Suppressions {
+				if got[i] != s.Address {
+					t.Fatalf("limit %d: suppression %d is %s, want %s", limit, i, got[i], s.Address)
+				}
+			}
+		}
+		for _, tc := range []struct {
+			query string
+			want  int
+		}{{"domain=a.example.test", (hardMessages + 1) / 2}, {"cause=hard", hardMessages}, {"cause=manual", 0}} {
+			r := f.get("/v1/suppressions?" + tc.query)
 			expect(t, r, http.StatusOK)
 			var page suppressionPage
 			r.decode(t, &page)
-			for _, s := range page.Suppressions {
-				got = append(got, s.Address)
-			}
-			if page.NextCursor == "" {
-				break
-			}
-			path = fmt.Sprintf("/v1/suppressions?limit=%d&cursor=%s", limit, page.NextCursor)
-		}
-		if len(got) != len(all.Suppressions) {
-			t.Fatalf("limit %d: %d over the pages, want %d", limit, len(got), len(all.Suppressions))
-		}
-		for i, s := range all.Suppressions {
-			if got[i] != s.Address {
-				t.Fatalf("limit %d: suppression %d is %s, want %s", limit, i, got[i], s.Address)
+			if len(page.Suppressions) != tc.want {
+				t.Errorf("%s: %d suppressions, want %d", tc.query, len(page.Suppressions), tc.want)
 			}
 		}
-	}
-	for _, tc := range []struct {
-		query string
-		want  int
-	}{{"domain=a.example.test", (hardMessages + 1) / 2}, {"cause=hard", hardMessages}, {"cause=manual", 0}} {
-		r := f.get("/v1/suppressions?" + tc.query)
-		expect(t, r, http.StatusOK)
-		var page suppressionPage
-		r.decode(t, &page)
-		if len(page.Suppressions) != tc.want {
-			t.Errorf("%s: %d suppressions, want %d", tc.query, len(page.Suppressions), tc.want)
-		}
-	}
+	})
 }
 
 func TestCheck(t *testing.T) {
-	f := newFixture(t)
-	check := func(body string) *response {
-		return f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: body})
-	}
-	r := check(`{"addresses":["USER00@a.example.test","nobody@example.test","user01@b.example.test","user00@a.example.test"]}`)
-	skipUnsupported(t, r, http.StatusOK)
-	var res checkResult
-	r.decode(t, &res)
-	if res.Checked != 4 || len(res.Suppressed) != 2 || res.Suppressed[0].Address != "user00@a.example.test" ||
-		res.Suppressed[1].Address != "user01@b.example.test" {
-		t.Errorf("check: %+v", res)
-	}
-
-	addrs := make([]string, 51)
-	for i := range addrs {
-		addrs[i] = fmt.Sprintf("a%d@example.test", i)
-	}
-	b, _ := json.Marshal(map[string]any{"addresses": addrs})
-	r = check(string(b))
-	expect(t, r, http.StatusRequestEntityTooLarge)
-	if p := r.problem(t); p.Parameter != "addresses" {
-		t.Errorf("problem names %q", p.Parameter)
-	}
-	b, _ = json.Marshal(map[string]any{"addresses": addrs[:50]})
-	expect(t, check(string(b)), http.StatusOK)
-
-	big := `{"addresses":["` + strings.Repeat("x", 70<<10) + `@example.test"]}`
-	r = f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: big, invalid: true})
-	expect(t, r, http.StatusRequestEntityTooLarge)
-	r.problem(t)
-
-	bad := []struct{ body, param string }{
-		{`{"addresses":["ok@example.test","not an address"]}`, "addresses"},
-		{`{"address":["ok@example.test"]}`, "address"},
-		{`{}`, "addresses"},
-		{`{"addresses":"ok@example.test"}`, "addresses"},
-		{`{"addresses":[]} {}`, ""},
-		{`[`, ""},
-	}
-	for _, tc := range bad {
-		r := f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: tc.body, invalid: true})
-		expect(t, r, http.StatusBadRequest)
-		if p := r.problem(t); p.Parameter != tc.param {
-			t.Errorf("%s: problem names %q, want %q", tc.body, p.Parameter, tc.param)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		check := func(body string) *response {
+			return f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: body})
 		}
-	}
-	r = f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: `{"addresses":[]}`,
-		header: map[string]string{"Content-Type": "text/plain"}, invalid: true})
-	expect(t, r, http.StatusUnsupportedMediaType)
+		r := check(`{"addresses":["USER00@a.example.test","nobody@example.test","user01@b.example.test","user00@a.example.test"]}`)
+		skipUnsupported(t, r, http.StatusOK)
+		var res checkResult
+		r.decode(t, &res)
+		if res.Checked != 4 || len(res.Suppressed) != 2 || res.Suppressed[0].Address != "user00@a.example.test" ||
+			res.Suppressed[1].Address != "user01@b.example.test" {
+			t.Errorf("check: %+v", res)
+		}
+
+		addrs := make([]string, 51)
+		for i := range addrs {
+			addrs[i] = fmt.Sprintf("a%d@example.test", i)
+		}
+		b, _ := json.Marshal(map[string]any{"addresses": addrs})
+		r = check(string(b))
+		expect(t, r, http.StatusRequestEntityTooLarge)
+		if p := r.problem(t); p.Parameter != "addresses" {
+			t.Errorf("problem names %q", p.Parameter)
+		}
+		b, _ = json.Marshal(map[string]any{"addresses": addrs[:50]})
+		expect(t, check(string(b)), http.StatusOK)
+
+		big := `{"addresses":["` + strings.Repeat("x", 70<<10) + `@example.test"]}`
+		r = f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: big, invalid: true})
+		expect(t, r, http.StatusRequestEntityTooLarge)
+		r.problem(t)
+
+		bad := []struct{ body, param string }{
+			{`{"addresses":["ok@example.test","not an address"]}`, "addresses"},
+			{`{"address":["ok@example.test"]}`, "address"},
+			{`{}`, "addresses"},
+			{`{"addresses":"ok@example.test"}`, "addresses"},
+			{`{"addresses":[]} {}`, ""},
+			{`[`, ""},
+		}
+		for _, tc := range bad {
+			r := f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: tc.body, invalid: true})
+			expect(t, r, http.StatusBadRequest)
+			if p := r.problem(t); p.Parameter != tc.param {
+				t.Errorf("%s: problem names %q, want %q", tc.body, p.Parameter, tc.param)
+			}
+		}
+		r = f.do(request{method: "POST", path: "/v1/suppressions/check", token: readToken, body: `{"addresses":[]}`,
+			header: map[string]string{"Content-Type": "text/plain"}, invalid: true})
+		expect(t, r, http.StatusUnsupportedMediaType)
+	})
 }
 
 // Suppressing by hand, reading the history and lifting.
 func TestSuppressFlow(t *testing.T) {
-	f := newFixture(t)
-	path := "/v1/suppressions/" + url.PathEscape("Manual@Example.Test")
-	write := func(method, path, body string) *response {
-		return f.do(request{method: method, path: path, token: writeToken, body: body})
-	}
-	expect(t, f.get(path), http.StatusNotFound)
-	r := write("PUT", path, `{"reason":"asked by phone","note":"ticket 4711","duration":"90d"}`)
-	expect(t, r, http.StatusOK)
-	var s store.Suppression
-	r.decode(t, &s)
-	if s.Address != "manual@example.test" || s.Cause != "manual" || s.Reason != "asked by phone" {
-		t.Errorf("suppression %+v", s)
-	}
-	if d := s.Expires.Sub(s.Since); d != 90*24*time.Hour {
-		t.Errorf("expires %s after since, want 90 days", d)
-	}
-	expect(t, f.get(path), http.StatusOK)
-
-	// Without an expiry, the suppression stands until lifted.
-	r = write("PUT", path, `{"reason":"for good","expires":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
-	expect(t, r, http.StatusOK)
-
-	for _, tc := range []struct{ body, param string }{
-		{`{"duration":"ninety days"}`, "duration"},
-		{`{"expires":"2001-01-01T00:00:00Z"}`, "expires"},
-		{`{"expires":"soon"}`, "expires"},
-		{`{"expires":"2099-01-01T00:00:00Z","duration":"1d"}`, "duration"},
-		{`{"reason":"x","actor":"someone else"}`, "actor"},
-		{`{"note":` + `"` + strings.Repeat("n", 1001) + `"}`, "note"},
-	} {
-		r := f.do(request{method: "PUT", path: path, token: writeToken, body: tc.body, invalid: true})
-		expect(t, r, http.StatusBadRequest)
-		if p := r.problem(t); p.Parameter != tc.param {
-			t.Errorf("%s: problem names %q, want %q", tc.body, p.Parameter, tc.param)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		path := "/v1/suppressions/" + url.PathEscape("Manual@Example.Test")
+		write := func(method, path, body string) *response {
+			return f.do(request{method: method, path: path, token: writeToken, body: body})
 		}
-	}
-	r = f.do(request{method: "PUT", path: "/v1/suppressions/nobody", token: writeToken, body: `{}`, invalid: true})
-	expect(t, r, http.StatusBadRequest)
-	r = f.do(request{method: "PUT", path: path, token: writeToken, body: `{"note":"` + strings.Repeat("n", 70<<10) + `"}`, invalid: true})
-	expect(t, r, http.StatusRequestEntityTooLarge)
+		expect(t, f.get(path), http.StatusNotFound)
+		r := write("PUT", path, `{"reason":"asked by phone","note":"ticket 4711","duration":"90d"}`)
+		expect(t, r, http.StatusOK)
+		var s store.Suppression
+		r.decode(t, &s)
+		if s.Address != "manual@example.test" || s.Cause != "manual" || s.Reason != "asked by phone" {
+			t.Errorf("suppression %+v", s)
+		}
+		if d := s.Expires.Sub(s.Since); d != 90*24*time.Hour {
+			t.Errorf("expires %s after since, want 90 days", d)
+		}
+		expect(t, f.get(path), http.StatusOK)
 
-	expect(t, write("DELETE", path+"?note=resolved", ""), http.StatusNoContent)
-	expect(t, f.get(path), http.StatusNotFound)
-	r = write("DELETE", path, "")
-	expect(t, r, http.StatusNotFound)
-	r.problem(t)
-	// A hard bounce lifted with a note in the body.
-	expect(t, write("DELETE", "/v1/suppressions/user02%40a.example.test", `{"note":"fixed on their side"}`), http.StatusNoContent)
+		// Without an expiry, the suppression stands until lifted.
+		r = write("PUT", path, `{"reason":"for good","expires":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
+		expect(t, r, http.StatusOK)
 
-	r = f.get(path + "/history")
-	skipUnsupported(t, r, http.StatusOK)
-	var h historyPage
-	r.decode(t, &h)
-	if len(h.Changes) != 3 {
-		t.Fatalf("history %+v, want 3 changes", h.Changes)
-	}
-	lift := h.Changes[0]
-	if lift.Action != store.ChangeLifted || lift.Actor != "ops" || lift.Note != "resolved" {
-		t.Errorf("newest change %+v, want lifted by ops with the note", lift)
-	}
-	if first := h.Changes[2]; first.Action != store.ChangeSuppressed || first.Note != "ticket 4711" || first.Actor != "ops" {
-		t.Errorf("oldest change %+v", first)
-	}
+		for _, tc := range []struct{ body, param string }{
+			{`{"duration":"ninety days"}`, "duration"},
+			{`{"expires":"2001-01-01T00:00:00Z"}`, "expires"},
+			{`{"expires":"soon"}`, "expires"},
+			{`{"expires":"2099-01-01T00:00:00Z","duration":"1d"}`, "duration"},
+			{`{"reason":"x","actor":"someone else"}`, "actor"},
+			{`{"note":` + `"` + strings.Repeat("n", 1001) + `"}`, "note"},
+		} {
+			r := f.do(request{method: "PUT", path: path, token: writeToken, body: tc.body, invalid: true})
+			expect(t, r, http.StatusBadRequest)
+			if p := r.problem(t); p.Parameter != tc.param {
+				t.Errorf("%s: problem names %q, want %q", tc.body, p.Parameter, tc.param)
+			}
+		}
+		r = f.do(request{method: "PUT", path: "/v1/suppressions/nobody", token: writeToken, body: `{}`, invalid: true})
+		expect(t, r, http.StatusBadRequest)
+		r = f.do(request{method: "PUT", path: path, token: writeToken, body: `{"note":"` + strings.Repeat("n", 70<<10) + `"}`, invalid: true})
+		expect(t, r, http.StatusRequestEntityTooLarge)
+
+		expect(t, write("DELETE", path+"?note=resolved", ""), http.StatusNoContent)
+		expect(t, f.get(path), http.StatusNotFound)
+		r = write("DELETE", path, "")
+		expect(t, r, http.StatusNotFound)
+		r.problem(t)
+		// A hard bounce lifted with a note in the body.
+		expect(t, write("DELETE", "/v1/suppressions/user02%40a.example.test", `{"note":"fixed on their side"}`), http.StatusNoContent)
+
+		r = f.get(path + "/history")
+		skipUnsupported(t, r, http.StatusOK)
+		var h historyPage
+		r.decode(t, &h)
+		if len(h.Changes) != 3 {
+			t.Fatalf("history %+v, want 3 changes", h.Changes)
+		}
+		lift := h.Changes[0]
+		if lift.Action != store.ChangeLifted || lift.Actor != "ops" || lift.Note != "resolved" {
+			t.Errorf("newest change %+v, want lifted by ops with the note", lift)
+		}
+		if first := h.Changes[2]; first.Action != store.ChangeSuppressed || first.Note != "ticket 4711" || first.Actor != "ops" {
+			t.Errorf("oldest change %+v", first)
+		}
+	})
 }
 
 func TestIncidentsAndStats(t *testing.T) {
-	f := newFixture(t)
-	for _, q := range []string{"", "?open=true", "?open=false"} {
-		r := f.get("/v1/incidents" + q)
-		expect(t, r, http.StatusOK)
-		var l incidentList
-		r.decode(t, &l)
-		if len(l.Incidents) != 1 || l.Incidents[0].Domain == "" {
-			t.Errorf("incidents%s: %+v", q, l.Incidents)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		for _, q := range []string{"", "?open=true", "?open=false"} {
+			r := f.get("/v1/incidents" + q)
+			expect(t, r, http.StatusOK)
+			var l incidentList
+			r.decode(t, &l)
+			if len(l.Incidents) != 1 || l.Incidents[0].Domain == "" {
+				t.Errorf("incidents%s: %+v", q, l.Incidents)
+			}
 		}
-	}
 
-	since := url.QueryEscape(f.base.Format(time.RFC3339))
-	r := f.get("/v1/stats?since=" + since + "&bucket=1h&by=class")
-	skipUnsupported(t, r, http.StatusOK)
-	var s statsResult
-	r.decode(t, &s)
-	byKey := map[string]int64{}
-	for _, c := range s.Counts {
-		byKey[c.Key] += c.Count
-	}
-	if byKey["hard"] != hardMessages || byKey["soft"] != softMessages || byKey["block"] != 1 {
-		t.Errorf("stats by class: %v", byKey)
-	}
-	r = f.get("/v1/stats?since=" + since + "&bucket=1d&by=domain&class=hard")
-	expect(t, r, http.StatusOK)
-	r.decode(t, &s)
-	if len(s.Counts) != 2 {
-		t.Errorf("hard bounces by domain: %+v", s.Counts)
-	}
+		since := url.QueryEscape(f.base.Format(time.RFC3339))
+		r := f.get("/v1/stats?since=" + since + "&bucket=1h&by=class")
+		skipUnsupported(t, r, http.StatusOK)
+		var s statsResult
+		r.decode(t, &s)
+		byKey := map[string]int64{}
+		for _, c := range s.Counts {
+			byKey[c.Key] += c.Count
+		}
+		if byKey["hard"] != hardMessages || byKey["soft"] != softMessages || byKey["block"] != 1 {
+			t.Errorf("stats by class: %v", byKey)
+		}
+		r = f.get("/v1/stats?since=" + since + "&bucket=1d&by=domain&class=hard")
+		expect(t, r, http.StatusOK)
+		r.decode(t, &s)
+		if len(s.Counts) != 2 {
+			t.Errorf("hard bounces by domain: %+v", s.Counts)
+		}
+	})
 }
 
 func TestWebhooks(t *testing.T) {
-	f := newFixture(t)
-	r := f.get("/v1/webhooks")
-	skipUnsupported(t, r, http.StatusOK)
-	var l webhookList
-	r.decode(t, &l)
-	if len(l.Webhooks) != 1 || l.Webhooks[0].Name != "crm" || !l.Webhooks[0].Configured {
-		t.Errorf("webhooks: %+v", l.Webhooks)
-	}
-	expect(t, f.get("/v1/webhooks/crm/deliveries"), http.StatusOK)
-	expect(t, f.get("/v1/webhooks/crm/dead-letters?replay=true"), http.StatusOK)
-	r = f.get("/v1/webhooks/nope/deliveries")
-	expect(t, r, http.StatusNotFound)
-	r.problem(t)
-	r = f.do(request{method: "POST", path: "/v1/webhooks/crm/dead-letters/12345/replay", token: writeToken})
-	expect(t, r, http.StatusNotFound)
-	r.problem(t)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		r := f.get("/v1/webhooks")
+		skipUnsupported(t, r, http.StatusOK)
+		var l webhookList
+		r.decode(t, &l)
+		if len(l.Webhooks) != 1 || l.Webhooks[0].Name != "crm" || !l.Webhooks[0].Configured {
+			t.Errorf("webhooks: %+v", l.Webhooks)
+		}
+		expect(t, f.get("/v1/webhooks/crm/deliveries"), http.StatusOK)
+		expect(t, f.get("/v1/webhooks/crm/dead-letters?replay=true"), http.StatusOK)
+		r = f.get("/v1/webhooks/nope/deliveries")
+		expect(t, r, http.StatusNotFound)
+		r.problem(t)
+		r = f.do(request{method: "POST", path: "/v1/webhooks/crm/dead-letters/12345/replay", token: writeToken})
+		expect(t, r, http.StatusNotFound)
+		r.problem(t)
+	})
 }
 
 func TestRouting(t *testing.T) {
@@ -824,21 +869,22 @@ func TestRouting(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	f := newFixture(t)
-	expect(t, f.get("/v1/incidents"), http.StatusOK)
-	r := f.do(request{method: "GET", path: "/metrics"})
-	expect(t, r, http.StatusOK)
-	for _, want := range []string{
-		`rebound_api_requests_total{code="200",route="GET /v1/incidents"} 1`,
-		`rebound_api_request_seconds_bucket{route="GET /v1/incidents"`,
-		`rebound_incidents_open 1`,
-		fmt.Sprintf(`rebound_suppressions{cause="hard"} %d`, hardMessages),
-		`rebound_suppressions{cause="manual"} 0`,
-	} {
-		if !strings.Contains(string(r.body), want) {
-			t.Errorf("metrics lack %s", want)
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		expect(t, f.get("/v1/incidents"), http.StatusOK)
+		r := f.do(request{method: "GET", path: "/metrics"})
+		expect(t, r, http.StatusOK)
+		for _, want := range []string{
+			`rebound_api_requests_total{code="200",route="GET /v1/incidents"} 1`,
+			`rebound_api_request_seconds_bucket{route="GET /v1/incidents"`,
+			`rebound_incidents_open 1`,
+			fmt.Sprintf(`rebound_suppressions{cause="hard"} %d`, hardMessages),
+			`rebound_suppressions{cause="manual"} 0`,
+		} {
+			if !strings.Contains(string(r.body), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
-	}
+	})
 }
 
 // A store method not implemented by the backend answers 501.

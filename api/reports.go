@@ -62,7 +62,9 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 			return badParam("since", "since must be before until (now, when until is left out)")
 		}
 	}
-	if sq.Since.IsZero() {
+	// The zero time is a since like any other (0001-01-01T00:00:00Z), not
+	// its absence.
+	if sq.Since.IsZero() && !r.URL.Query().Has("since") {
 		sq.Since = sq.Until.Add(-defaultWindow)
 	}
 	if s, err := q.str("bucket"); err != nil {
@@ -75,7 +77,13 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 			return badParam("bucket", "bucket: at least 1s")
 		}
 	}
-	if n := (sq.Until.Sub(sq.Since) + sq.Bucket - 1) / sq.Bucket; n > maxBuckets {
+	// Sub saturates on far-apart times, and the division cannot overflow.
+	window := sq.Until.Sub(sq.Since)
+	n := window / sq.Bucket
+	if window%sq.Bucket != 0 {
+		n++
+	}
+	if n > maxBuckets {
 		return badParam("bucket", fmt.Sprintf("%d buckets of %s from since to until: at most %d; widen the bucket or narrow the range",
 			n, formatDuration(sq.Bucket), maxBuckets))
 	}
