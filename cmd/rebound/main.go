@@ -24,6 +24,7 @@ func commands() map[string]command {
 		"import":       {"store bounces from files, mbox files and maildir folders", runImport},
 		"bounces":      {"list stored bounce records", runBounces},
 		"load":         {"send bounces to an SMTP listener and measure it", runLoad},
+		"bench-lookup": {"measure the latency of suppression lookups through the API at a fixed rate", runBenchLookup},
 		"suppressions": {"list, check, add, remove and export suppressed addresses", runSuppressions},
 		"incidents":    {"list sending-side incidents (blocks by destination)", runIncidents},
 	}
