@@ -66,8 +66,10 @@ func (q Queries) clean(s string) string {
 	return q.Clean(s)
 }
 
-// Records selects the records of rq, oldest first. A Recipient or Domain
-// that is none is an error (package mailaddr says what is wrong with it).
+// Records selects the records of rq by ID, oldest first or newest first
+// with rq.Newest. A Recipient or Domain that is none is an error (package
+// mailaddr says what is wrong with it), and so is a Status that is no
+// status code or class of one.
 func (q Queries) Records(rq store.Query) (string, []any, error) {
 	w := Where{Placeholders: q.Placeholders}
 	if rq.Recipient != "" {

@@ -40,7 +40,8 @@ func list[T any](ctx context.Context, r *Reads, what string, collect func(Rows) 
 	return out, nil
 }
 
-// Records lists stored records, oldest first.
+// Records lists stored records by ID, oldest first or newest first with
+// q.Newest.
 func (r *Reads) Records(ctx context.Context, q store.Query) ([]record.Record, error) {
 	query, args, err := r.Queries.Records(q)
 	if err != nil {
