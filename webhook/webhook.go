@@ -424,10 +424,6 @@ func (w *worker) replay(ctx context.Context) (wt wait, busy bool) {
 		return wait{d: d.errWait}, true
 	default:
 		res = w.attempt(ctx, ev)
-		if ctx.Err() != nil {
-			// Stopping: the replay stays asked.
-			return wait{}, true
-		}
 		a.Time, a.Status, a.Error, a.Duration = res.time, res.status, res.err, res.dur
 		switch {
 		case res.ok:
@@ -438,7 +434,7 @@ func (w *worker) replay(ctx context.Context) (wt wait, busy bool) {
 			a.Outcome = store.OutcomeFailed
 		}
 	}
-	ok, err := d.out.Advance(ctx, d.cfg.Owner, a, w.st)
+	ok, err := d.out.Advance(context.WithoutCancel(ctx), d.cfg.Owner, a, w.st)
 	if !w.advanced(ok, err) {
 		return wait{d: d.errWait}, true
 	}
@@ -478,10 +474,6 @@ func (w *worker) deliverEvents(ctx context.Context) wait {
 			return wait{} // renew first
 		}
 		res := w.attempt(ctx, ev)
-		if ctx.Err() != nil {
-			// Stopping: the event is sent again by whoever delivers next.
-			return wait{}
-		}
 		a := store.DeliveryAttempt{Endpoint: w.ep.Name, EventID: ev.ID, Time: res.time,
 			Attempt: w.st.Attempts + 1, Status: res.status, Error: res.err, Duration: res.dur}
 		next := w.st
@@ -498,7 +490,9 @@ func (w *worker) deliverEvents(ctx context.Context) wait {
 			delay = w.backoff(a.Attempt, res.retryAfter)
 			next.Attempts, next.NextAttempt, next.LastError = a.Attempt, res.time.Add(delay), res.err
 		}
-		ok, err := d.out.Advance(ctx, d.cfg.Owner, a, next)
+		// Recorded even when stopping, so the next owner does not send
+		// it again.
+		ok, err := d.out.Advance(context.WithoutCancel(ctx), d.cfg.Owner, a, next)
 		if !w.advanced(ok, err) {
 			return wait{d: d.errWait}
 		}
@@ -630,7 +624,9 @@ func Body(ev *store.Event) ([]byte, error) {
 	return json.Marshal(body{Type: ev.Type, Timestamp: ev.Time.UTC().Format(time.RFC3339Nano), Data: data})
 }
 
-// attempt POSTs ev to the endpoint once.
+// attempt POSTs ev to the endpoint once. An attempt under way when ctx
+// ends is finished (within Timeout), so that stopping does not make a
+// receiver get the event twice.
 func (w *worker) attempt(ctx context.Context, ev *store.Event) result {
 	d := w.d
 	res := result{time: d.cfg.Now()}
@@ -640,7 +636,7 @@ func (w *worker) attempt(ctx context.Context, ev *store.Event) result {
 		return res
 	}
 	id := MessageID(ev.ID)
-	actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, w.ep.URL, bytes.NewReader(payload))
 	if err != nil {
