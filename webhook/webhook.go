@@ -506,7 +506,12 @@ func (w *worker) deliverEvents(ctx context.Context) wait {
 	}
 	if len(evs) < batchSize {
 		w.checkpoint(ctx)
-		w.updateDepth(ctx)
+		if len(evs) == 0 {
+			// Nothing after the cursor: no need to ask the store.
+			d.metrics.depth.WithLabelValues(w.ep.Name).Set(0)
+		} else {
+			w.updateDepth(ctx)
+		}
 		return wait{d: d.cfg.Poll, wakeable: true}
 	}
 	return wait{}
