@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/rebound-mail/rebound/store"
@@ -187,5 +189,30 @@ func TestAttemptRequest(t *testing.T) {
 	res = w.attempt(context.Background(), ev)
 	if res.ok || res.status != 0 || res.err == "" || strings.Contains(res.err, srv.URL) {
 		t.Errorf("receiver down: attempt = %+v", res)
+	}
+}
+
+func TestMetricsRegistered(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	cfg := Config{Endpoints: []Endpoint{{Name: "app", URL: "http://127.0.0.1:1/", Secret: testSecret}}}
+	s := openSQLite(t)
+	if _, err := New(s, cfg, reg); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	want := []string{"rebound_webhook_dead_letters_total", "rebound_webhook_deliveries_total",
+		"rebound_webhook_delivery_seconds", "rebound_webhook_outbox_depth"}
+	if !slices.Equal(names, want) {
+		t.Errorf("metrics %v, want %v", names, want)
+	}
+	if _, err := New(s, cfg, reg); err == nil {
+		t.Errorf("a second Deliverer registered its metrics on the same registry")
 	}
 }
