@@ -1,6 +1,8 @@
 package smtpd
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rebound-mail/rebound/record"
@@ -23,6 +25,11 @@ type Metrics struct {
 	budgetRefused *prometheus.CounterVec
 	spooled       prometheus.Counter
 	truncated     prometheus.Counter
+	parseFailed   *prometheus.CounterVec
+	replies       *prometheus.CounterVec
+	// replied250 is replies' counter of code 250, looked up once: it is
+	// counted for nearly every message.
+	replied250 prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -43,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		unrecognized: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rebound_smtp_messages_unrecognized_total",
-			Help: "Stored messages that could not be decoded or were not bounces.",
+			Help: "Stored messages without records: not bounces, or messages that could not be decoded (see rebound_smtp_messages_parse_failed_total).",
 		}),
 		tempfailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rebound_smtp_messages_tempfailed_total",
@@ -51,8 +58,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rebound_records_total",
-			Help: "Bounce records stored, by class and reason (duplicates not counted).",
-		}, []string{"class", "reason"}),
+			Help: "Bounce records stored, by class, reason and confidence of the verdict (duplicates not counted).",
+		}, []string{"class", "reason", "confidence"}),
 		saveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "rebound_store_save_seconds",
 			Help:    "Time for the store to save one message durably.",
@@ -82,17 +89,36 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rebound_smtp_reports_truncated_total",
 			Help: "Stored reports that named more recipients than are recorded (max_report_recipients).",
 		}),
+		parseFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_parse_failed_total",
+			Help: "Messages the decoder failed on, stored as unrecognized: by error (a malformed message) or panic (a decoder bug, recovered).",
+		}, []string{"kind"}),
+		replies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rebound_smtp_replies_total",
+			Help: "Final replies to transactions, by reply code: to the data (250 stored, 451/452 tempfailed, 5xx refused) and refusals of MAIL and RCPT.",
+		}, []string{"code"}),
 	}
+	m.replied250 = m.replies.WithLabelValues("250")
 	if reg != nil {
 		reg.MustRegister(m.received, m.stored, m.duplicates, m.unrecognized, m.tempfailed,
 			m.records, m.saveSeconds, m.connections, m.connsRejected,
-			m.dataInFlight, m.budgetRefused, m.spooled, m.truncated)
+			m.dataInFlight, m.budgetRefused, m.spooled, m.truncated,
+			m.parseFailed, m.replies)
 	}
 	return m
 }
 
+// countReply counts a final reply by its code.
+func (m *Metrics) countReply(code int) {
+	if code == 250 {
+		m.replied250.Inc()
+		return
+	}
+	m.replies.WithLabelValues(strconv.Itoa(code)).Inc()
+}
+
 func (m *Metrics) countRecords(recs []record.Record) {
 	for i := range recs {
-		m.records.WithLabelValues(recs[i].Class, recs[i].Reason).Inc()
+		m.records.WithLabelValues(recs[i].Class, recs[i].Reason, recs[i].Confidence).Inc()
 	}
 }

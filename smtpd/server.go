@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,11 @@ import (
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
 )
+
+// Saver is the part of a store.Store the listener writes to.
+type Saver interface {
+	Save(ctx context.Context, m *store.Message) (store.SaveResult, error)
+}
 
 // Analyzer turns a raw message into bounce records; *bounce.Analyzer is
 // the one used in production.
@@ -65,6 +71,12 @@ type Config struct {
 
 	// TLS enables STARTTLS when set.
 	TLS *tls.Config
+
+	// Stored, when set, is called with the ID of each message newly
+	// stored (not of duplicates), after the store committed it and before
+	// the client is answered: the webhook deliverer is told of new events
+	// so.
+	Stored func(messageID int64)
 }
 
 // DefaultConfig returns the limits used for zero fields of Config.
@@ -129,7 +141,7 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	cfg      Config
 	domains  map[string]bool
-	store    store.Store
+	store    Saver
 	analyzer Analyzer
 	log      *slog.Logger
 	metrics  *Metrics
@@ -169,7 +181,7 @@ var (
 )
 
 // New returns a server storing into st. metrics may be nil.
-func New(cfg Config, st store.Store, an Analyzer, log *slog.Logger, metrics *Metrics) (*Server, error) {
+func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.Domains) == 0 {
 		return nil, errors.New("smtpd: no bounce domains configured")
@@ -314,8 +326,9 @@ func (s *Server) acceptsDomain(domain string) bool {
 	return s.domains[strings.ToLower(strings.TrimSuffix(domain, "."))]
 }
 
-// deliver decodes and stores one message. It returns nil only when the
-// message is durably stored.
+// deliver decodes and stores one message. It returns the 250 reply (an
+// *smtp.SMTPError, which go-smtp writes as it is) only when the message is
+// durably stored, else the error to answer.
 func (s *Server) deliver(env envelope, raw []byte) error {
 	s.metrics.received.Inc()
 	source := "smtp"
@@ -336,6 +349,12 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 	if err != nil {
 		// Still stored, as unrecognized: never drop a message.
 		msg.ParseError = err.Error()
+		kind := "error"
+		if _, ok := err.(*bounce.PanicError); ok {
+			kind = "panic"
+		}
+		s.metrics.parseFailed.WithLabelValues(kind).Inc()
+		recs = nil
 	} else {
 		if rep != nil {
 			msg.Format = rep.Format
@@ -354,7 +373,9 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 	s.metrics.saveSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.metrics.tempfailed.Inc()
-		s.log.Error("cannot store message, answered 451", "remote", env.remoteAddr, "from", env.from, "err", err)
+		s.metrics.countReply(errStoreFailed.Code)
+		s.log.Error("cannot store message, answered 451", "remote", env.remoteAddr, "mail_from", env.from, "err", err)
+		s.logTransaction(env, msg, errStoreFailed.Code, store.SaveResult{}, "store failed")
 		return errStoreFailed
 	}
 	s.metrics.stored.Inc()
@@ -362,18 +383,104 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 		s.metrics.duplicates.Inc()
 	} else {
 		s.metrics.countRecords(recs)
+		if s.cfg.Stored != nil {
+			s.cfg.Stored(res.MessageID)
+		}
 	}
 	if len(recs) == 0 {
 		s.metrics.unrecognized.Inc()
 	}
 	if msg.TruncatedRecipients > 0 {
 		s.metrics.truncated.Inc()
-		s.log.Info("report names more recipients than are recorded", "id", res.MessageID, "remote", env.remoteAddr,
-			"recorded", len(recs), "not_recorded", msg.TruncatedRecipients)
 	}
-	s.log.Debug("stored message", "id", res.MessageID, "remote", env.remoteAddr, "records", len(recs),
-		"duplicate", res.Duplicate, "parse_error", msg.ParseError)
-	return nil
+	s.metrics.replied250.Inc()
+	s.logTransaction(env, msg, 250, res, "")
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+		Message: "OK: queued as " + strconv.FormatInt(res.MessageID, 10)}
+}
+
+// logTransaction writes the line of one transaction that reached the end
+// of its data: its envelope, what the decoder made of it, the reply and
+// the stored message.
+func (s *Server) logTransaction(env envelope, msg *store.Message, code int, res store.SaveResult, why string) {
+	ctx := context.Background()
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("remote", env.remoteAddr),
+		slog.String("helo", env.helo),
+		slog.String("mail_from", env.from),
+		slog.String("rcpt_to", strings.Join(env.rcpts, ",")),
+		slog.Int("size", len(msg.Raw)),
+		slog.String("format", msg.Format),
+		slog.Int("records", len(msg.Records)),
+		slog.String("classes", classCounts(msg.Records)),
+	)
+	if msg.ParseError != "" {
+		attrs = append(attrs, slog.String("parse_error", msg.ParseError))
+	}
+	if msg.TruncatedRecipients > 0 {
+		attrs = append(attrs, slog.Int("truncated_recipients", msg.TruncatedRecipients))
+	}
+	attrs = append(attrs, slog.Int("reply", code))
+	if why != "" {
+		attrs = append(attrs, slog.String("why", why))
+	} else {
+		attrs = append(attrs, slog.Int64("id", res.MessageID), slog.Bool("duplicate", res.Duplicate))
+	}
+	attrs = append(attrs, slog.Duration("duration", time.Since(env.start)))
+	s.log.LogAttrs(ctx, slog.LevelInfo, "transaction", attrs...)
+}
+
+// logRefused writes the line of a transaction refused before its message
+// could be stored: the reply code and why.
+func (s *Server) logRefused(env envelope, stage string, se *smtp.SMTPError) {
+	ctx := context.Background()
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "transaction refused",
+		slog.String("remote", env.remoteAddr),
+		slog.String("helo", env.helo),
+		slog.String("mail_from", env.from),
+		slog.String("rcpt_to", strings.Join(env.rcpts, ",")),
+		slog.String("stage", stage),
+		slog.Int("reply", se.Code),
+		slog.String("why", se.Message),
+		slog.Duration("duration", time.Since(env.start)),
+	)
+}
+
+// classCounts summarizes records by class, "hard=1,soft=2", classes in
+// the order first met.
+func classCounts(recs []record.Record) string {
+	switch len(recs) {
+	case 0:
+		return ""
+	case 1:
+		return recs[0].Class + "=1"
+	}
+	var classes []string
+	counts := make(map[string]int, 4)
+	for i := range recs {
+		c := recs[i].Class
+		if counts[c] == 0 {
+			classes = append(classes, c)
+		}
+		counts[c]++
+	}
+	var b strings.Builder
+	for i, c := range classes {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(c)
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(counts[c]))
+	}
+	return b.String()
 }
 
 // analyze runs the analyzer, turning a panic into an error so that a

@@ -29,7 +29,7 @@ import (
 	"github.com/rebound-mail/rebound/store"
 )
 
-// memStore is an in-memory store.Store whose Save can be made to fail or
+// memStore is an in-memory Saver whose Save can be made to fail or
 // to block, to exercise the durability contract.
 type memStore struct {
 	mu      sync.Mutex
@@ -78,24 +78,6 @@ func (m *memStore) messages() []*store.Message {
 	return append([]*store.Message(nil), m.msgs...)
 }
 
-func (m *memStore) Records(context.Context, store.Query) ([]record.Record, error) { return nil, nil }
-func (m *memStore) Suppression(context.Context, string, time.Time) (*store.Suppression, error) {
-	return nil, nil
-}
-func (m *memStore) Suppressions(context.Context, time.Time) ([]store.Suppression, error) {
-	return nil, nil
-}
-func (m *memStore) AddSuppression(context.Context, store.Suppression) error { return nil }
-func (m *memStore) RemoveSuppression(context.Context, string) (bool, error) { return false, nil }
-func (m *memStore) Incidents(context.Context, bool, time.Time) ([]store.Incident, error) {
-	return nil, nil
-}
-func (m *memStore) Messages(context.Context, store.MessageQuery) ([]store.Message, error) {
-	return nil, nil
-}
-func (m *memStore) Message(context.Context, int64) (*store.Message, error) {
-	return nil, store.ErrNotFound
-}
 func (m *memStore) Close() error { m.mu.Lock(); m.closed = true; m.mu.Unlock(); return nil }
 
 // fakeAnalyzer yields one record per "Final-Recipient:" line, fails on a
@@ -114,7 +96,8 @@ func (fakeAnalyzer) Analyze(raw []byte, source string) ([]record.Record, *dsn.Re
 	for _, line := range strings.Split(string(raw), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Final-Recipient: rfc822; "); ok {
 			recs = append(recs, record.Record{Source: source, Index: len(recs) + 1,
-				Recipient: strings.TrimSpace(rest), Class: record.ClassHard, Reason: "userunknown"})
+				Recipient: strings.TrimSpace(rest), Class: record.ClassHard, Reason: "userunknown",
+				Confidence: record.ConfidenceHigh})
 		}
 	}
 	return recs, &dsn.Report{Format: "rfc3464"}, nil
@@ -231,7 +214,7 @@ func TestStoresMessageWithEnvelope(t *testing.T) {
 	if len(m.Records) != 1 || m.Records[0].Recipient != "gone@dest.example" || m.Records[0].ReceivedAt.Before(before.Add(-time.Second)) {
 		t.Errorf("records = %+v", m.Records)
 	}
-	if got := counterValue(t, ts.srv.metrics.records.WithLabelValues("hard", "userunknown")); got != 1 {
+	if got := counterValue(t, ts.srv.metrics.records.WithLabelValues("hard", "userunknown", "high")); got != 1 {
 		t.Errorf("records metric = %v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -15,6 +16,7 @@ type envelope struct {
 	helo       string
 	from       string
 	rcpts      []string
+	start      time.Time // of MAIL
 }
 
 // session is one SMTP connection's state.
@@ -24,7 +26,8 @@ type session struct {
 	remoteAddr string
 	from       string
 	rcpts      []string
-	size       int64 // the SIZE of MAIL FROM (RFC 1870), 0 when none
+	size       int64     // the SIZE of MAIL FROM (RFC 1870), 0 when none
+	start      time.Time // when MAIL was accepted (or refused)
 
 	// inData is set from DATA until go-smtp resets the transaction, which
 	// it does after writing the reply: shutdown waits for that, not just
@@ -68,14 +71,32 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if opts != nil {
 		size = opts.Size
 	}
+	s.start = time.Now()
 	if left := s.srv.budget.available(); left <= 0 || size > left {
 		s.srv.metrics.budgetRefused.WithLabelValues("mail").Inc()
-		return errInsufficientResources
+		env := s.envelope()
+		env.from = from
+		return s.refuse(env, "mail", errInsufficientResources)
 	}
 	s.from = from
 	s.rcpts = s.rcpts[:0]
 	s.size = size
 	return nil
+}
+
+// refuse counts and logs a refusal and returns it as the reply.
+func (s *session) refuse(env envelope, stage string, se *smtp.SMTPError) error {
+	s.srv.metrics.countReply(se.Code)
+	s.srv.logRefused(env, stage, se)
+	return se
+}
+
+// refuseRcpt refuses one recipient; the transaction goes on with the
+// others.
+func (s *session) refuseRcpt(to string, se *smtp.SMTPError) error {
+	env := s.envelope()
+	env.rcpts = []string{to}
+	return s.refuse(env, "rcpt", se)
 }
 
 // Rcpt accepts the bounce domains only, and "postmaster" without a domain
@@ -90,13 +111,13 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 			s.rcpts = append(s.rcpts, to)
 			return nil
 		}
-		return errBadAddress
+		return s.refuseRcpt(to, errBadAddress)
 	}
 	if at == 0 || at == len(to)-1 {
-		return errBadAddress
+		return s.refuseRcpt(to, errBadAddress)
 	}
 	if !s.srv.acceptsDomain(to[at+1:]) {
-		return errRelayDenied
+		return s.refuseRcpt(to, errRelayDenied)
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
@@ -105,14 +126,14 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // Data reads the message and answers 250 only once it is stored.
 func (s *session) Data(r io.Reader) error {
 	if !s.srv.beginData() {
-		return errShuttingDown
+		return s.refuse(s.envelope(), "data", errShuttingDown)
 	}
 	s.mu.Lock()
 	s.inData = true
 	s.mu.Unlock()
 	in, err := s.read(r)
 	if err != nil {
-		return err
+		return s.refuse(s.envelope(), "data", err)
 	}
 	defer in.close()
 	return s.srv.deliver(s.envelope(), in.bytes())
@@ -134,7 +155,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // (its error is the 552 we must answer) and the line length limit; any
 // other read error is the connection failing, answered as temporary (go-smtp
 // then answers 421 and closes the connection instead).
-func (s *session) read(r io.Reader) (*inbound, error) {
+func (s *session) read(r io.Reader) (*inbound, *smtp.SMTPError) {
 	in, err := s.srv.receive(r, s.size)
 	if err != nil {
 		var se *smtp.SMTPError
@@ -155,5 +176,6 @@ func (s *session) envelope() envelope {
 		helo:       s.conn.Hostname(),
 		from:       s.from,
 		rcpts:      append([]string(nil), s.rcpts...),
+		start:      s.start,
 	}
 }
