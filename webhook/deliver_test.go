@@ -279,7 +279,12 @@ func TestDeliverRetriesWithGrowingDelays(t *testing.T) {
 	if !slices.Equal(r.delivered(), want) {
 		t.Errorf("delivered %v, want %v", r.delivered(), want)
 	}
-	log, _ := s.Deliveries(context.Background(), "app", 0)
+	// The receiver answers before the attempt is recorded.
+	var log []store.DeliveryAttempt
+	waitFor(t, "the last attempt recorded", func() bool {
+		log, _ = s.Deliveries(context.Background(), "app", 0)
+		return len(log) == 7
+	})
 	slices.Reverse(log)
 	var attempts []int
 	for _, a := range log {

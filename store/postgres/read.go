@@ -117,7 +117,7 @@ func (s *Store) Suppressions(ctx context.Context, now time.Time) ([]store.Suppre
 // changeAddress runs change on the locked state of address in a
 // transaction of its own, creating the row when needed; it is run again
 // after a deadlock.
-func (s *Store) changeAddress(ctx context.Context, address string, change func(suppress.State) suppress.State) error {
+func (s *Store) changeAddress(ctx context.Context, address string, at time.Time, by store.Actor, change func(suppress.State) suppress.State) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -136,6 +136,15 @@ func (s *Store) changeAddress(ctx context.Context, address string, change func(s
 			b := &pgx.Batch{}
 			if err := queueStoreStates(b, []suppress.State{next}); err != nil {
 				return err
+			}
+			if c, ok := sqlstore.Change(prev, next, at, by, ""); ok {
+				evs, err := s.queueChanges(b, []stateChange{{c, next}})
+				if err != nil {
+					return err
+				}
+				if s.opts.Outbox {
+					queueEvents(b, evs)
+				}
 			}
 			return tx.SendBatch(ctx, b).Close()
 		})
@@ -166,7 +175,7 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	return s.changeAddress(ctx, addr, func(st suppress.State) suppress.State {
+	return s.changeAddress(ctx, addr, sup.Since, store.Actor{Who: sup.Actor, Why: sup.Note}, func(st suppress.State) suppress.State {
 		st = suppress.Manual(st, sup.Reason, sup.Since, sup.Expires)
 		st.Cause = sup.Cause
 		st.Evidence = sup.Evidence
@@ -194,7 +203,7 @@ func (s *Store) RemoveSuppression(ctx context.Context, address string, by store.
 		return false, nil
 	}
 	var had bool
-	err = s.changeAddress(ctx, addr, func(st suppress.State) suppress.State {
+	err = s.changeAddress(ctx, addr, s.now(), by, func(st suppress.State) suppress.State {
 		had = st.Suppressed
 		return suppress.Remove(st)
 	})

@@ -308,16 +308,39 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 		return nil, nil, fmt.Errorf("postgres: storing records: %w", err)
 	}
 	var scored []*sqlstore.PreparedRecord
-	for _, pr := range recs {
+	var events []sqlstore.PendingEvent
+	for i, pr := range recs {
 		// A key stored before was scored then.
-		if inserted[pr.Key] {
-			scored = append(scored, pr)
+		id, ok := inserted[pr.Key]
+		if !ok {
+			continue
+		}
+		scored = append(scored, pr)
+		if s.opts.Outbox {
+			rec := pr.Rec
+			rec.ID, rec.MessageID = id, recMsg[i]
+			ev, err := sqlstore.RecordEvent(&rec)
+			if err != nil {
+				return nil, nil, fmt.Errorf("postgres: %w", err)
+			}
+			events = append(events, ev)
 		}
 	}
-	if err := s.scoreAddresses(final, states, scored); err != nil {
+	changes, err := s.scoreAddresses(final, states, scored)
+	if err != nil {
 		return nil, nil, err
 	}
-	s.countIncidents(final, incs, scored)
+	incEvents, err := s.countIncidents(ctx, conn, final, incs, scored)
+	if err != nil {
+		return nil, nil, err
+	}
+	evs, err := s.queueChanges(final, changes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.opts.Outbox {
+		queueEvents(final, append(append(events, evs...), incEvents...))
+	}
 	return results, final, nil
 }
 
@@ -368,7 +391,7 @@ func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[s
 	return ids
 }
 
-func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int64) map[string]bool {
+func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int64) map[string]int64 {
 	n := len(recs)
 	col := func() []string { return make([]string, 0, n) }
 	var (
@@ -414,7 +437,7 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 		evidence = append(evidence, text(r.Evidence))
 		rcptInvalid = append(rcptInvalid, text(r.RecipientInvalid))
 	}
-	inserted := make(map[string]bool, n)
+	inserted := make(map[string]int64, n)
 	b.Queue(`INSERT INTO records (message_id, key, address, recipient_domain,
 		source, idx, recipient, original_recipient, action, status, smtp_code, diagnostic,
 		remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation, catalog_entry,
@@ -428,13 +451,14 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 			$28::bigint[], $29::bool[], $30::text[], $31::text[], $32::text[])
 			WITH ORDINALITY AS u(m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, ri, n)
 			ORDER BY n
-		ON CONFLICT (key) DO NOTHING RETURNING key`,
+		ON CONFLICT (key) DO NOTHING RETURNING key, id`,
 		msg, key, address, domain, source, idx, recipient, origRcpt, action, status, smtp, diag,
 		remoteMTA, reportingMTA, reason, class, owner, advice, expl, entry, feedback, origID,
 		origFrom, origTo, origSubject, headers, format, received, auth, confidence, evidence, rcptInvalid).Query(func(rows pgx.Rows) error {
 		var k string
-		_, err := pgx.ForEachRow(rows, []any{&k}, func() error {
-			inserted[k] = true
+		var id int64
+		_, err := pgx.ForEachRow(rows, []any{&k, &id}, func() error {
+			inserted[k] = id
 			return nil
 		})
 		return err
@@ -497,7 +521,8 @@ func queueLockAddresses(b *pgx.Batch, recs []*sqlstore.PreparedRecord) map[strin
 // scoreAddresses applies the suppression policy to the new records, in
 // arrival order, on the locked states, and queues the writes of the states
 // that changed.
-func (s *Store) scoreAddresses(final *pgx.Batch, states map[string]suppress.State, recs []*sqlstore.PreparedRecord) error {
+func (s *Store) scoreAddresses(final *pgx.Batch, states map[string]suppress.State, recs []*sqlstore.PreparedRecord) ([]stateChange, error) {
+	var changes []stateChange
 	before := make(map[string]suppress.State, len(states))
 	for a, st := range states {
 		before[a] = st
@@ -514,6 +539,9 @@ func (s *Store) scoreAddresses(final *pgx.Batch, states map[string]suppress.Stat
 		next := s.opts.Policy.Apply(prev, &pr.Rec, pr.Key, pr.Rec.ReceivedAt)
 		next.Address = pr.Address
 		states[pr.Address] = next
+		if c, ok := sqlstore.Change(prev, next, pr.Rec.ReceivedAt, store.Actor{Who: store.ActorPolicy}, pr.Key); ok {
+			changes = append(changes, stateChange{c, next})
+		}
 	}
 	var changed []suppress.State
 	for _, a := range sortedKeys(keysOf(states)) {
@@ -521,7 +549,7 @@ func (s *Store) scoreAddresses(final *pgx.Batch, states map[string]suppress.Stat
 			changed = append(changed, st)
 		}
 	}
-	return queueStoreStates(final, changed)
+	return changes, queueStoreStates(final, changed)
 }
 
 func keysOf(m map[string]suppress.State) map[string]bool {
@@ -603,6 +631,12 @@ type incident struct {
 	first, last int64
 	count       int
 	changed     bool
+	updates     int // blocks of the batch that extended it (with the outbox)
+}
+
+func (in *incident) public() store.Incident {
+	return store.Incident{ID: in.id, Domain: in.domain, Status: in.status, Reason: in.reason, Sample: in.sample,
+		FirstSeen: sqlstore.FromUnixNano(in.first), LastSeen: sqlstore.FromUnixNano(in.last), Count: in.count, Open: true}
 }
 
 type incidentKey struct{ domain, code string }
@@ -673,7 +707,7 @@ func (s *Store) queueFindIncidents(b *pgx.Batch, recs []*sqlstore.PreparedRecord
 // destination and code, opening incidents as needed, and queues the
 // writes. A block at time t joins the latest incident of its key whose
 // span, widened by the quiet time, holds t.
-func (s *Store) countIncidents(final *pgx.Batch, byKey map[incidentKey][]*incident, recs []*sqlstore.PreparedRecord) {
+func (s *Store) countIncidents(ctx context.Context, conn querier, final *pgx.Batch, byKey map[incidentKey][]*incident, recs []*sqlstore.PreparedRecord) ([]sqlstore.PendingEvent, error) {
 	quiet := int64(s.opts.Policy.WithDefaults().IncidentQuiet)
 	var opened []*incident
 	for _, pr := range recs {
@@ -701,6 +735,22 @@ func (s *Store) countIncidents(final *pgx.Batch, byKey map[incidentKey][]*incide
 		best.last = max(best.last, t)
 		best.count++
 		best.changed = true
+		if s.opts.Outbox && best.id != 0 {
+			best.updates++
+		}
+	}
+	var events []sqlstore.PendingEvent
+	if s.opts.Outbox && len(opened) > 0 {
+		// The events tell the incidents' ids, so the new ones are
+		// numbered before they are inserted.
+		rows, _ := conn.Query(ctx, `SELECT nextval(pg_get_serial_sequence('incidents', 'id')) FROM generate_series(1, $1)`, len(opened))
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: numbering incidents: %w", err)
+		}
+		for i, in := range opened {
+			in.id = ids[i]
+		}
 	}
 
 	var ids, firsts, lasts []int64
@@ -731,11 +781,46 @@ func (s *Store) countIncidents(final *pgx.Batch, byKey map[incidentKey][]*incide
 			d, c, st, re, sa = append(d, in.domain), append(c, in.code), append(st, in.status), append(re, in.reason), append(sa, in.sample)
 			f, l, cnt = append(f, in.first), append(l, in.last), append(cnt, int32(in.count))
 		}
-		final.Queue(`INSERT INTO incidents (domain, code, status, reason, sample, first_seen, last_seen, count)
-			SELECT d, c, st, re, sa, f, l, n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-				$5::text[], $6::bigint[], $7::bigint[], $8::int[]) WITH ORDINALITY AS u(d, c, st, re, sa, f, l, n, o)
-			ORDER BY o`, d, c, st, re, sa, f, l, cnt)
+		if s.opts.Outbox {
+			ids := make([]int64, 0, n)
+			for _, in := range opened {
+				ids = append(ids, in.id)
+			}
+			final.Queue(`INSERT INTO incidents (id, domain, code, status, reason, sample, first_seen, last_seen, count)
+				SELECT i, d, c, st, re, sa, f, l, n FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+					$6::text[], $7::bigint[], $8::bigint[], $9::int[]) AS u(i, d, c, st, re, sa, f, l, n)`,
+				ids, d, c, st, re, sa, f, l, cnt)
+		} else {
+			final.Queue(`INSERT INTO incidents (domain, code, status, reason, sample, first_seen, last_seen, count)
+				SELECT d, c, st, re, sa, f, l, n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+					$5::text[], $6::bigint[], $7::bigint[], $8::int[]) WITH ORDINALITY AS u(d, c, st, re, sa, f, l, n, o)
+				ORDER BY o`, d, c, st, re, sa, f, l, cnt)
+		}
 	}
+	if !s.opts.Outbox {
+		return nil, nil
+	}
+	// One event per incident of the batch: opened, or updated with its
+	// count after the batch.
+	for _, in := range opened {
+		ev, err := sqlstore.IncidentEvent(in.public(), true)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		events = append(events, ev)
+	}
+	for _, ins := range byKey {
+		for _, in := range ins {
+			if in.updates > 0 {
+				ev, err := sqlstore.IncidentEvent(in.public(), false)
+				if err != nil {
+					return nil, fmt.Errorf("postgres: %w", err)
+				}
+				events = append(events, ev)
+			}
+		}
+	}
+	return events, nil
 }
 
 // later breaks a tie between incidents with the same last block: the one

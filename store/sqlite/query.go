@@ -115,10 +115,13 @@ func (s *Store) AddSuppression(ctx context.Context, sup store.Suppression) error
 		if err != nil {
 			return err
 		}
-		st = suppress.Manual(st, sup.Reason, sup.Since, sup.Expires)
-		st.Cause = sup.Cause
-		st.Evidence = sup.Evidence
-		return w.storeAddress(st)
+		next := suppress.Manual(st, sup.Reason, sup.Since, sup.Expires)
+		next.Cause = sup.Cause
+		next.Evidence = sup.Evidence
+		if err := w.storeAddress(next); err != nil {
+			return err
+		}
+		return w.logChange(st, next, sup.Since, store.Actor{Who: sup.Actor, Why: sup.Note}, "")
 	})
 }
 
@@ -141,7 +144,10 @@ func (s *Store) RemoveSuppression(ctx context.Context, address string, by store.
 		if sqlstore.StateEqual(st, next) {
 			return nil
 		}
-		return w.storeAddress(next)
+		if err := w.storeAddress(next); err != nil {
+			return err
+		}
+		return w.logChange(st, next, s.now(), by, "")
 	})
 	return had, err
 }

@@ -79,7 +79,7 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 	for i := range p.Records {
 		pr := &p.Records[i]
 		r := &pr.Rec
-		_, err := st.insertRecord.ExecContext(ctx, id, pr.Key, pr.Address, pr.Domain,
+		res, err := st.insertRecord.ExecContext(ctx, id, pr.Key, pr.Address, pr.Domain,
 			r.Source, r.Index, r.Recipient, r.OriginalRecipient, r.Action, r.Status, r.SMTPCode,
 			r.Diagnostic, r.RemoteMTA, r.ReportingMTA, r.Reason, r.Class, r.FixOwner, r.Advice,
 			r.Explanation, r.CatalogEntry, r.FeedbackType, r.OriginalMessageID, r.OriginalFrom,
@@ -87,6 +87,20 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 			r.Authenticated, r.Confidence, r.Evidence, r.RecipientInvalid)
 		if err != nil {
 			return store.SaveResult{}, fmt.Errorf("sqlite: storing record %d: %w", r.Index, err)
+		}
+		if w.s.opts.Outbox {
+			rec := *r
+			if rec.ID, err = res.LastInsertId(); err != nil {
+				return store.SaveResult{}, fmt.Errorf("sqlite: storing record %d: %w", r.Index, err)
+			}
+			rec.MessageID = id
+			ev, err := sqlstore.RecordEvent(&rec)
+			if err != nil {
+				return store.SaveResult{}, fmt.Errorf("sqlite: %w", err)
+			}
+			if err := w.emit(ev); err != nil {
+				return store.SaveResult{}, err
+			}
 		}
 		// The message is new (its content hash was not stored), so its
 		// records are too: score each, once.
@@ -117,6 +131,9 @@ func (w *writer) score(pr *sqlstore.PreparedRecord) error {
 			if err := w.storeAddress(next); err != nil {
 				return err
 			}
+			if err := w.logChange(prev, next, r.ReceivedAt, store.Actor{Who: store.ActorPolicy}, pr.Key); err != nil {
+				return err
+			}
 		}
 	}
 	if domain, code, ok := suppress.IncidentKey(r); ok {
@@ -132,17 +149,26 @@ func (w *writer) countIncident(r *record.Record, domain, code string) error {
 	st := w.stmts
 	t := r.ReceivedAt
 	quiet := w.s.opts.Policy.IncidentQuiet
-	var id, first, last int64
+	var id, first, last, count int64
+	var status, reason, sample string
 	err := st.findIncident.QueryRowContext(ctx, domain, code,
-		sqlstore.UnixNano(t.Add(-quiet)), sqlstore.UnixNano(t.Add(quiet))).Scan(&id, &first, &last)
+		sqlstore.UnixNano(t.Add(-quiet)), sqlstore.UnixNano(t.Add(quiet))).Scan(&id, &first, &last, &count,
+		&status, &reason, &sample)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		_, err = st.insertIncident.ExecContext(ctx, domain, code, r.Status, r.Reason, r.Diagnostic,
+		res, err := st.insertIncident.ExecContext(ctx, domain, code, r.Status, r.Reason, r.Diagnostic,
 			sqlstore.UnixNano(t), sqlstore.UnixNano(t))
 		if err != nil {
 			return fmt.Errorf("sqlite: opening incident: %w", err)
 		}
-		return nil
+		if !w.s.opts.Outbox {
+			return nil
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("sqlite: opening incident: %w", err)
+		}
+		return w.emitIncident(store.Incident{ID: id, Domain: domain, Status: r.Status, Reason: r.Reason,
+			Sample: r.Diagnostic, FirstSeen: t, LastSeen: t, Count: 1}, true)
 	case err != nil:
 		return fmt.Errorf("sqlite: finding incident: %w", err)
 	}
@@ -151,7 +177,12 @@ func (w *writer) countIncident(r *record.Record, domain, code string) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: updating incident: %w", err)
 	}
-	return nil
+	if !w.s.opts.Outbox {
+		return nil
+	}
+	return w.emitIncident(store.Incident{ID: id, Domain: domain, Status: status, Reason: reason, Sample: sample,
+		FirstSeen: sqlstore.FromUnixNano(min(first, n)), LastSeen: sqlstore.FromUnixNano(max(last, n)),
+		Count: int(count) + 1}, false)
 }
 
 // loadAddress returns the suppression state of address, the zero state

@@ -17,6 +17,7 @@ type statements struct {
 	loadAddress, storeAddress      *sql.Stmt
 	findIncident, insertIncident   *sql.Stmt
 	extendIncident                 *sql.Stmt
+	insertEvent, insertChange      *sql.Stmt
 	all                            []*sql.Stmt
 }
 
@@ -52,7 +53,10 @@ func prepare(conn *sql.Conn) (*statements, error) {
 			low_confidence = excluded.low_confidence`},
 		// The incident a block at time t joins: same destination and code,
 		// and t within the quiet period of its span.
-		{&st.findIncident, `SELECT id, first_seen, last_seen FROM incidents
+		{&st.insertEvent, `INSERT INTO events (type, time, payload) VALUES (?, ?, ?)`},
+		{&st.insertChange, `INSERT INTO suppression_changes (address, time, action, cause, reason,
+			expires, actor, note, record_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.findIncident, `SELECT id, first_seen, last_seen, count, status, reason, sample FROM incidents
 			WHERE domain = ? AND code = ? AND last_seen >= ? AND first_seen <= ?
 			ORDER BY last_seen DESC LIMIT 1`},
 		{&st.insertIncident, `INSERT INTO incidents (domain, code, status, reason, sample,
