@@ -75,7 +75,7 @@ func Open(ctx context.Context, url string, opts Options) (Store, error) {
 	}
 	open := opts.Backends[scheme]
 	if open == nil {
-		return nil, fmt.Errorf("store: no %s backend in this program (url %q)", scheme, url)
+		return nil, fmt.Errorf("store: no %s backend in this program", scheme)
 	}
 	return open(ctx, location, opts)
 }

@@ -49,7 +49,7 @@ func startServerProcess(t *testing.T, db, addr string) *serverProcess {
 	t.Helper()
 	logs := &syncBuffer{}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$", "--",
-		"serve", "--db", db, "--listen", addr, "--domain", "bounces.example.org")
+		"serve", "--db", db, "--listen", addr, "--api-listen=", "--domain", "bounces.example.org")
 	cmd.Env = append(os.Environ(), "REBOUND_HELPER_SERVE=1")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

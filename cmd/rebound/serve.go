@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/rebound-mail/rebound/config"
 	"github.com/rebound-mail/rebound/smtpd"
+	"github.com/rebound-mail/rebound/webhook"
 )
 
 // shutdownGrace bounds how long a stopping server waits for messages in
@@ -45,10 +45,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	cfgPath := fs.String("config", "", "configuration file (TOML); see config.example.toml")
 	listen := fs.String("listen", "", "listen address host:port, or unix:/path (overrides listener.listen)")
 	db := fs.String("db", "", "store: SQLite path or postgres:// URL (overrides store.url; default "+defaultDB+")")
+	apiListen := fs.String("api-listen", "", "HTTP API (and /metrics) address host:port (overrides api.listen; an empty value turns the API off)")
 	var domains stringList
 	fs.Var(&domains, "domain", "bounce domain to accept mail for (repeatable; overrides domains)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound serve [--config FILE] [--listen ADDR] [--db PATH-or-URL] [--domain D]...")
+		fmt.Fprintln(stderr, "usage: rebound serve [--config FILE] [--listen ADDR] [--api-listen ADDR] [--db PATH-or-URL] [--domain D]...")
 		fs.PrintDefaults()
 	}
 	if stop, status := parseFlagsOnly(fs, args); stop {
@@ -71,11 +72,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	if len(domains) > 0 {
 		cfg.Domains = domains
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "api-listen" {
+			cfg.API.Listen = *apiListen
+		}
+	})
 	if err := cfg.Validate(); err != nil {
 		return failf(stderr, "serve", "%v", err)
 	}
-	level, _ := cfg.SlogLevel()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := cfg.ResolveSecrets(os.Getenv); err != nil {
+		fmt.Fprintf(stderr, "rebound serve: %v\n", err)
+		return 2
+	}
+	log := newLogger(&cfg, stderr)
 
 	var tlsConfig *tls.Config
 	if cfg.Listener.TLSCert != "" {
@@ -92,10 +101,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	an.Parser.Limits.MaxRecipients = cfg.Listener.MaxReportRecipients
 
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	st, err := openStore(openCtx, cfg.Store.URL, storeOptions(&cfg))
+	opts := storeOptions(&cfg)
+	opts.Outbox = len(cfg.Webhooks.Endpoints) > 0
+	st, err := openStore(openCtx, cfg.Store.URL, opts)
 	cancel()
 	if err != nil {
-		return failf(stderr, "serve", "opening store: %v", err)
+		return failf(stderr, "serve", "opening store %s: %v", redactURL(cfg.Store.URL), err)
 	}
 	defer func() {
 		if err := st.Close(); err != nil {
@@ -106,6 +117,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := smtpd.NewMetrics(reg)
+
+	var deliverer *webhook.Deliverer
+	if len(cfg.Webhooks.Endpoints) > 0 {
+		if deliverer, err = newDeliverer(&cfg, st, log, reg); err != nil {
+			return failf(stderr, "serve", "%v", err)
+		}
+	}
+	var stored func(int64)
+	if deliverer != nil {
+		stored = func(int64) { deliverer.Notify() }
+	}
 	srv, err := smtpd.New(smtpd.Config{
 		Hostname:            cfg.Listener.Hostname,
 		Domains:             cfg.Domains,
@@ -121,6 +143,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		SpoolThreshold:      cfg.Listener.SpoolThreshold,
 		SpoolDir:            cfg.Listener.SpoolDir,
 		TLS:                 tlsConfig,
+		Stored:              stored,
 	}, st, an, log, metrics)
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
@@ -153,13 +176,51 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		log.Info("metrics listening", "addr", ml.Addr().String())
 	}
 
+	var apiSrv *http.Server
+	apiServed := make(chan error, 1)
+	if cfg.API.Listen != "" {
+		al, err := net.Listen("tcp", cfg.API.Listen)
+		if err != nil {
+			l.Close()
+			return failf(stderr, "serve", "api.listen: %v", err)
+		}
+		if apiSrv, err = newAPIServer(&cfg, st, reg, log); err != nil {
+			al.Close()
+			l.Close()
+			return failf(stderr, "serve", "%v", err)
+		}
+		go func() {
+			var err error
+			if cfg.API.TLSCert != "" {
+				err = apiSrv.ServeTLS(al, cfg.API.TLSCert, cfg.API.TLSKey)
+			} else {
+				err = apiSrv.Serve(al)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				apiServed <- err
+			}
+		}()
+		log.Info("API listening", "addr", al.Addr().String(), "tls", cfg.API.TLSCert != "", "tokens", len(cfg.API.Tokens))
+	}
+
+	deliverCtx, stopDelivery := context.WithCancel(context.Background())
+	deliveryDone := make(chan struct{})
+	if deliverer != nil {
+		go func() {
+			defer close(deliveryDone)
+			deliverer.Run(deliverCtx)
+		}()
+	} else {
+		close(deliveryDone)
+	}
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	proto := "SMTP"
 	if cfg.Listener.LMTP {
 		proto = "LMTP"
 	}
-	log.Info("listening", "protocol", proto, "addr", l.Addr().String(), "store", cfg.Store.URL,
+	log.Info("listening", "protocol", proto, "addr", l.Addr().String(), "store", redactURL(cfg.Store.URL),
 		"domains", strings.Join(cfg.Domains, ","))
 	if ready != nil {
 		ready <- l.Addr().String()
@@ -172,14 +233,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	case err := <-served:
 		log.Error("listener failed", "err", err)
 		status = 1
+	case err := <-apiServed:
+		log.Error("API listener failed", "err", err)
+		status = 1
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("shutdown", "err", err)
 	}
+	if apiSrv != nil {
+		if err := apiSrv.Shutdown(sctx); err != nil {
+			log.Error("API shutdown", "err", err)
+		}
+	}
 	if metricsSrv != nil {
 		metricsSrv.Shutdown(sctx)
 	}
+	// The deliverer finishes and records the attempt under way.
+	stopDelivery()
+	<-deliveryDone
 	return status
 }

@@ -61,6 +61,9 @@ func startServe(t *testing.T, args ...string) (addr string, stop func() int, log
 	if !slices.Contains(args, "--listen") {
 		args = append([]string{"--listen", "127.0.0.1:0"}, args...)
 	}
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--api-listen") }) {
+		args = append([]string{"--api-listen", "127.0.0.1:0"}, args...)
+	}
 	go func() { done <- serve(ctx, args, logs, ready) }()
 	select {
 	case addr = <-ready:
@@ -321,7 +324,8 @@ tls_key = %q
 	resp.Body.Close()
 	for _, want := range []string{
 		"rebound_smtp_messages_stored_total 1",
-		`rebound_records_total{class="hard",reason="userunknown"} 1`,
+		`rebound_records_total{class="hard",confidence="high",reason="userunknown"} 1`,
+		`rebound_smtp_replies_total{code="250"} 1`,
 		"rebound_store_save_seconds_count 1",
 	} {
 		if !strings.Contains(string(body), want) {
