@@ -12,15 +12,17 @@ import (
 
 // Change returns the entry of an address's history that going from prev to
 // next makes, if any: the address became suppressed or changed cause
-// (suppressed), or stopped being suppressed (lifted). Other changes (a soft
-// count, a refreshed expiry) are not history.
+// (suppressed), or stopped being suppressed (lifted). A change by hand that
+// gives a suppression a new reason or expiry is history too; the policy's
+// own refreshes (a later expiry, a soft count) are not.
 func Change(prev, next suppress.State, at time.Time, by store.Actor, recordKey string) (store.SuppressionChange, bool) {
 	c := store.SuppressionChange{Address: next.Address, Time: at.UTC(), Actor: by.Who, Note: by.Why, RecordKey: recordKey}
 	if c.Actor == "" {
 		c.Actor = "unknown"
 	}
 	switch {
-	case next.Suppressed && (!prev.Suppressed || prev.Cause != next.Cause):
+	case next.Suppressed && (!prev.Suppressed || prev.Cause != next.Cause ||
+		by.Who != store.ActorPolicy && (prev.Reason != next.Reason || !prev.Expires.Equal(next.Expires))):
 		c.Action = store.ChangeSuppressed
 		c.Cause, c.Reason, c.Expires = next.Cause, next.Reason, next.Expires
 	case prev.Suppressed && !next.Suppressed:
