@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -534,9 +535,17 @@ func counterValue(t *testing.T, c prometheus.Metric) float64 {
 
 // BenchmarkTransactions measures the listener alone (in-memory store, fake
 // decoder): parallel clients over loopback, one transaction per iteration.
-func BenchmarkTransactions(b *testing.B) {
+func BenchmarkTransactions(b *testing.B) { benchmarkTransactions(b, nil) }
+
+// BenchmarkTransactionsLogged is BenchmarkTransactions writing the line of
+// each transaction, as serve does at its default level.
+func BenchmarkTransactionsLogged(b *testing.B) {
+	benchmarkTransactions(b, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func benchmarkTransactions(b *testing.B, log *slog.Logger) {
 	st := &memStore{}
-	srv, err := New(Config{Domains: []string{"bounces.example.org"}}, st, fakeAnalyzer{}, nil, nil)
+	srv, err := New(Config{Domains: []string{"bounces.example.org"}}, st, fakeAnalyzer{}, log, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
