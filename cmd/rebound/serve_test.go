@@ -200,6 +200,13 @@ func TestServeLMTPUnixSocket(t *testing.T) {
 	if err != nil || len(resp) != 2 {
 		t.Fatalf("LMTP replies %v, %v", resp, err)
 	}
+	// One reply per recipient (RFC 2033 section 4.2), each naming the
+	// one stored message.
+	for rcpt, r := range resp {
+		if want := "2.0.0 <" + rcpt + "> OK: queued as 1"; r.StatusText != want {
+			t.Errorf("LMTP reply for %s: %q, want %q", rcpt, r.StatusText, want)
+		}
+	}
 	c.Quit()
 	if s := stop(); s != 0 {
 		t.Fatalf("serve exited %d: %s", s, logs)
