@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -222,5 +224,63 @@ func TestServeAPI(t *testing.T) {
 	}
 	if s := stop(); s != 0 {
 		t.Fatalf("serve exited %d: %s", s, logs)
+	}
+}
+
+// TestServeSecretErrors checks that a secret refused by ResolveSecrets
+// stops serve with status 2 and a message that does not show it.
+func TestServeSecretErrors(t *testing.T) {
+	const short = "tiny-secret"
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "rebound.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("[[api.tokens]]\nname = \"mailer\"\ntoken = %q\nscopes = [\"read\"]\n", short)), 0o644)
+	status, _, errs := runCmd(t, serveCmd, "--config", conf, "--db", filepath.Join(dir, "rebound.db"))
+	if status != 2 || !strings.Contains(errs, `"mailer"`) || strings.Contains(errs, short) {
+		t.Fatalf("status %d, stderr %q: want 2 naming the token, not showing it", status, errs)
+	}
+}
+
+// TestServeWebhook checks that serve delivers the events of the messages
+// it stores to a configured endpoint, signed.
+func TestServeWebhook(t *testing.T) {
+	got := make(chan http.Header, 100)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		got <- r.Header.Clone()
+	}))
+	defer receiver.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "rebound.toml")
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	os.WriteFile(conf, []byte(fmt.Sprintf(`domains = ["bounces.example.org"]
+[webhooks]
+min_backoff = "100ms"
+[[webhooks.endpoints]]
+name = "app"
+url = %q
+secret = %q
+`, receiver.URL, secret)), 0o644)
+	addr, stop, logs := startServe(t, "--config", conf, "--db", filepath.Join(dir, "rebound.db"))
+	msg, _ := os.ReadFile("testdata/ingest/failed-userunknown.eml")
+	// The endpoint starts at the newest event when the deliverer first
+	// claims it: send distinct messages until one is delivered.
+	deadline := time.After(20 * time.Second)
+	for i := 0; ; i++ {
+		if r := smtpSend(t, addr, "b@bounces.example.org", append([]byte(fmt.Sprintf("X-Try: %d\n", i)), msg...)); !queuedAs.MatchString(r) {
+			t.Fatalf("reply %q", r)
+		}
+		select {
+		case h := <-got:
+			if h.Get("webhook-id") == "" || !strings.HasPrefix(h.Get("webhook-signature"), "v1,") {
+				t.Errorf("delivery headers %v", h)
+			}
+			if s := stop(); s != 0 {
+				t.Fatalf("serve exited %d: %s", s, logs)
+			}
+			return
+		case <-time.After(500 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no event delivered:\n%s", logs)
+		}
 	}
 }
