@@ -78,30 +78,6 @@ func queueEvents(b *pgx.Batch, events []sqlstore.PendingEvent) {
 		ORDER BY o`, types, times, payloads)
 }
 
-func (s *Store) collect(ctx context.Context, what string, fn func(sqlstore.Rows) error, query string, args ...any) error {
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("postgres: reading %s: %w", what, err)
-	}
-	defer rows.Close()
-	if err := fn(rows); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	return nil
-}
-
-// SuppressionChanges lists the history of one address, newest first.
-func (s *Store) SuppressionChanges(ctx context.Context, address string, limit int) ([]store.SuppressionChange, error) {
-	addr, err := store.Address(address)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	var out []store.SuppressionChange
-	err = s.collect(ctx, "history", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectChanges(r); return },
-		`SELECT `+sqlstore.ChangeColumns+` FROM suppression_changes WHERE address = $1 ORDER BY id DESC`+sqlstore.Limit(limit), addr)
-	return out, err
-}
-
 // ClaimEndpoint takes or renews owner's lease on endpoint. The endpoint's
 // row is locked for the check, so two instances cannot both take it.
 func (s *Store) ClaimEndpoint(ctx context.Context, endpoint, owner string, now, until time.Time) (store.EndpointState, bool, error) {
@@ -142,31 +118,6 @@ func (s *Store) ReleaseEndpoint(ctx context.Context, endpoint, owner string) err
 		return fmt.Errorf("postgres: releasing endpoint %s: %w", endpoint, err)
 	}
 	return nil
-}
-
-// Events lists the events after after, oldest first.
-func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
-	if limit <= 0 {
-		return nil, errors.New("postgres: Events: limit must be positive")
-	}
-	var out []store.Event
-	err := s.collect(ctx, "events", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectEvents(r); return },
-		`SELECT `+sqlstore.EventColumns+` FROM events WHERE id > $1 ORDER BY id`+sqlstore.Limit(limit), after)
-	return out, err
-}
-
-// Event returns one event, or store.ErrNotFound.
-func (s *Store) Event(ctx context.Context, id int64) (*store.Event, error) {
-	var out []store.Event
-	err := s.collect(ctx, "event", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectEvents(r); return },
-		`SELECT `+sqlstore.EventColumns+` FROM events WHERE id = $1`, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, store.ErrNotFound
-	}
-	return &out[0], nil
 }
 
 // Advance records a delivery attempt while owner holds the lease.
@@ -226,35 +177,6 @@ func (s *Store) Advance(ctx context.Context, owner string, a store.DeliveryAttem
 	return ok, nil
 }
 
-// Endpoints lists the state of every endpoint known to the store.
-func (s *Store) Endpoints(ctx context.Context) ([]store.EndpointState, error) {
-	var out []store.EndpointState
-	err := s.collect(ctx, "endpoints", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectEndpoints(r); return },
-		`SELECT `+sqlstore.EndpointColumns+` FROM webhook_endpoints ORDER BY name`)
-	return out, err
-}
-
-// Deliveries lists an endpoint's delivery log, newest first.
-func (s *Store) Deliveries(ctx context.Context, endpoint string, limit int) ([]store.DeliveryAttempt, error) {
-	var out []store.DeliveryAttempt
-	err := s.collect(ctx, "deliveries", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectDeliveries(r); return },
-		`SELECT `+sqlstore.DeliveryColumns+` FROM webhook_deliveries WHERE endpoint = $1 ORDER BY id DESC`+sqlstore.Limit(limit), endpoint)
-	return out, err
-}
-
-// DeadLetters lists an endpoint's dead letters, oldest first.
-func (s *Store) DeadLetters(ctx context.Context, endpoint string, replayOnly bool, limit int) ([]store.DeadLetter, error) {
-	cond := ""
-	if replayOnly {
-		cond = " AND d.replay"
-	}
-	var out []store.DeadLetter
-	err := s.collect(ctx, "dead letters", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectDeadLetters(r); return },
-		`SELECT `+sqlstore.DeadLetterColumns+sqlstore.DeadLetterFrom+` WHERE d.endpoint = $1`+cond+
-			` ORDER BY d.event_id`+sqlstore.Limit(limit), endpoint)
-	return out, err
-}
-
 // Replay asks for a dead letter to be delivered again.
 func (s *Store) Replay(ctx context.Context, endpoint string, eventID int64) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE webhook_dead SET replay = true WHERE endpoint = $1 AND event_id = $2`, endpoint, eventID)
@@ -262,15 +184,6 @@ func (s *Store) Replay(ctx context.Context, endpoint string, eventID int64) (boo
 		return false, fmt.Errorf("postgres: replaying event %d to %s: %w", eventID, endpoint, err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-// NewestEvent is the ID of the newest event, 0 when there is none.
-func (s *Store) NewestEvent(ctx context.Context) (int64, error) {
-	var id int64
-	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("postgres: reading the newest event: %w", err)
-	}
-	return id, nil
 }
 
 // PruneOutbox deletes the events older than before that every endpoint
@@ -294,4 +207,41 @@ func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error
 		return 0, fmt.Errorf("postgres: pruning the outbox: %w", err)
 	}
 	return n, nil
+}
+
+// SuppressionChanges lists the history of one address, newest first.
+func (s *Store) SuppressionChanges(ctx context.Context, address string, limit int) ([]store.SuppressionChange, error) {
+	addr, err := store.Address(address)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return s.reads.SuppressionChanges(ctx, addr, limit)
+}
+
+// Events lists the events after after, oldest first.
+func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	return s.reads.Events(ctx, after, limit)
+}
+
+// Event returns one event, or store.ErrNotFound.
+func (s *Store) Event(ctx context.Context, id int64) (*store.Event, error) {
+	return s.reads.Event(ctx, id)
+}
+
+// NewestEvent is the ID of the newest event, 0 when there is none.
+func (s *Store) NewestEvent(ctx context.Context) (int64, error) { return s.reads.NewestEvent(ctx) }
+
+// Endpoints lists the state of every endpoint known to the store.
+func (s *Store) Endpoints(ctx context.Context) ([]store.EndpointState, error) {
+	return s.reads.Endpoints(ctx)
+}
+
+// Deliveries lists an endpoint's delivery log, newest first.
+func (s *Store) Deliveries(ctx context.Context, endpoint string, limit int) ([]store.DeliveryAttempt, error) {
+	return s.reads.Deliveries(ctx, endpoint, limit)
+}
+
+// DeadLetters lists an endpoint's dead letters, oldest first.
+func (s *Store) DeadLetters(ctx context.Context, endpoint string, replayOnly bool, limit int) ([]store.DeadLetter, error) {
+	return s.reads.DeadLetters(ctx, endpoint, replayOnly, limit)
 }

@@ -59,30 +59,6 @@ func (w *writer) exec(query string, args ...any) (sql.Result, error) {
 	return w.conn.ExecContext(context.Background(), query, args...)
 }
 
-func (s *Store) query(ctx context.Context, what string, collect func(sqlstore.Rows) error, query string, args ...any) error {
-	rows, err := s.db.Load().QueryContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("sqlite: reading %s: %w", what, err)
-	}
-	defer rows.Close()
-	if err := collect(rows); err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
-	return nil
-}
-
-// SuppressionChanges lists the history of one address, newest first.
-func (s *Store) SuppressionChanges(ctx context.Context, address string, limit int) ([]store.SuppressionChange, error) {
-	addr, err := store.Address(address)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	var out []store.SuppressionChange
-	err = s.query(ctx, "history", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectChanges(r); return },
-		`SELECT `+sqlstore.ChangeColumns+` FROM suppression_changes WHERE address = ? ORDER BY id DESC`+sqlstore.Limit(limit), addr)
-	return out, err
-}
-
 // ClaimEndpoint takes or renews owner's lease on endpoint.
 func (s *Store) ClaimEndpoint(ctx context.Context, endpoint, owner string, now, until time.Time) (store.EndpointState, bool, error) {
 	if endpoint == "" || owner == "" {
@@ -128,31 +104,6 @@ func (s *Store) ReleaseEndpoint(ctx context.Context, endpoint, owner string) err
 		return fmt.Errorf("sqlite: releasing endpoint %s: %w", endpoint, err)
 	}
 	return nil
-}
-
-// Events lists the events after after, oldest first.
-func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
-	if limit <= 0 {
-		return nil, errors.New("sqlite: Events: limit must be positive")
-	}
-	var out []store.Event
-	err := s.query(ctx, "events", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectEvents(r); return },
-		`SELECT `+sqlstore.EventColumns+` FROM events WHERE id > ? ORDER BY id`+sqlstore.Limit(limit), after)
-	return out, err
-}
-
-// Event returns one event, or store.ErrNotFound.
-func (s *Store) Event(ctx context.Context, id int64) (*store.Event, error) {
-	var out []store.Event
-	err := s.query(ctx, "event", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectEvents(r); return },
-		`SELECT `+sqlstore.EventColumns+` FROM events WHERE id = ?`, id)
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, store.ErrNotFound
-	}
-	return &out[0], nil
 }
 
 // Advance records a delivery attempt while owner holds the lease.
@@ -225,35 +176,6 @@ func advance(w *writer, a store.DeliveryAttempt, next store.EndpointState) error
 	return err
 }
 
-// Endpoints lists the state of every endpoint known to the store.
-func (s *Store) Endpoints(ctx context.Context) ([]store.EndpointState, error) {
-	var out []store.EndpointState
-	err := s.query(ctx, "endpoints", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectEndpoints(r); return },
-		`SELECT `+sqlstore.EndpointColumns+` FROM webhook_endpoints ORDER BY name`)
-	return out, err
-}
-
-// Deliveries lists an endpoint's delivery log, newest first.
-func (s *Store) Deliveries(ctx context.Context, endpoint string, limit int) ([]store.DeliveryAttempt, error) {
-	var out []store.DeliveryAttempt
-	err := s.query(ctx, "deliveries", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectDeliveries(r); return },
-		`SELECT `+sqlstore.DeliveryColumns+` FROM webhook_deliveries WHERE endpoint = ? ORDER BY id DESC`+sqlstore.Limit(limit), endpoint)
-	return out, err
-}
-
-// DeadLetters lists an endpoint's dead letters, oldest first.
-func (s *Store) DeadLetters(ctx context.Context, endpoint string, replayOnly bool, limit int) ([]store.DeadLetter, error) {
-	cond := ""
-	if replayOnly {
-		cond = " AND d.replay"
-	}
-	var out []store.DeadLetter
-	err := s.query(ctx, "dead letters", func(r sqlstore.Rows) (err error) { out, err = sqlstore.CollectDeadLetters(r); return },
-		`SELECT `+sqlstore.DeadLetterColumns+sqlstore.DeadLetterFrom+` WHERE d.endpoint = ?`+cond+
-			` ORDER BY d.event_id`+sqlstore.Limit(limit), endpoint)
-	return out, err
-}
-
 // Replay asks for a dead letter to be delivered again.
 func (s *Store) Replay(ctx context.Context, endpoint string, eventID int64) (bool, error) {
 	var ok bool
@@ -270,15 +192,6 @@ func (s *Store) Replay(ctx context.Context, endpoint string, eventID int64) (boo
 		return false, fmt.Errorf("sqlite: replaying event %d to %s: %w", eventID, endpoint, err)
 	}
 	return ok, nil
-}
-
-// NewestEvent is the ID of the newest event, 0 when there is none.
-func (s *Store) NewestEvent(ctx context.Context) (int64, error) {
-	var id int64
-	if err := s.db.Load().QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("sqlite: reading the newest event: %w", err)
-	}
-	return id, nil
 }
 
 // PruneOutbox deletes the events older than before that every endpoint
@@ -304,4 +217,41 @@ func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error
 		return 0, fmt.Errorf("sqlite: pruning the outbox: %w", err)
 	}
 	return n, nil
+}
+
+// SuppressionChanges lists the history of one address, newest first.
+func (s *Store) SuppressionChanges(ctx context.Context, address string, limit int) ([]store.SuppressionChange, error) {
+	addr, err := store.Address(address)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return s.reads.SuppressionChanges(ctx, addr, limit)
+}
+
+// Events lists the events after after, oldest first.
+func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	return s.reads.Events(ctx, after, limit)
+}
+
+// Event returns one event, or store.ErrNotFound.
+func (s *Store) Event(ctx context.Context, id int64) (*store.Event, error) {
+	return s.reads.Event(ctx, id)
+}
+
+// NewestEvent is the ID of the newest event, 0 when there is none.
+func (s *Store) NewestEvent(ctx context.Context) (int64, error) { return s.reads.NewestEvent(ctx) }
+
+// Endpoints lists the state of every endpoint known to the store.
+func (s *Store) Endpoints(ctx context.Context) ([]store.EndpointState, error) {
+	return s.reads.Endpoints(ctx)
+}
+
+// Deliveries lists an endpoint's delivery log, newest first.
+func (s *Store) Deliveries(ctx context.Context, endpoint string, limit int) ([]store.DeliveryAttempt, error) {
+	return s.reads.Deliveries(ctx, endpoint, limit)
+}
+
+// DeadLetters lists an endpoint's dead letters, oldest first.
+func (s *Store) DeadLetters(ctx context.Context, endpoint string, replayOnly bool, limit int) ([]store.DeadLetter, error) {
+	return s.reads.DeadLetters(ctx, endpoint, replayOnly, limit)
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -205,4 +206,76 @@ func Truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// SuppressionChanges lists the history of one (normalized) address,
+// newest first.
+func (r *Reads) SuppressionChanges(ctx context.Context, address string, limit int) ([]store.SuppressionChange, error) {
+	return list(ctx, r, "history", CollectChanges, `SELECT `+ChangeColumns+` FROM suppression_changes
+		WHERE address = `+r.Queries.Placeholders.Param(1)+` ORDER BY id DESC`+Limit(limit), address)
+}
+
+// Events lists the events after after, oldest first.
+func (r *Reads) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("%s: Events: limit must be positive", r.Backend)
+	}
+	return list(ctx, r, "events", CollectEvents, `SELECT `+EventColumns+` FROM events
+		WHERE id > `+r.Queries.Placeholders.Param(1)+` ORDER BY id`+Limit(limit), after)
+}
+
+// Event returns one event, or store.ErrNotFound.
+func (r *Reads) Event(ctx context.Context, id int64) (*store.Event, error) {
+	evs, err := list(ctx, r, "event", CollectEvents, `SELECT `+EventColumns+` FROM events
+		WHERE id = `+r.Queries.Placeholders.Param(1), id)
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return &evs[0], nil
+}
+
+// NewestEvent is the ID of the newest event, 0 when there is none.
+func (r *Reads) NewestEvent(ctx context.Context) (int64, error) {
+	ids, err := list(ctx, r, "the newest event", collectInt, `SELECT coalesce(max(id), 0) FROM events`)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+func collectInt(rows Rows) ([]int64, error) {
+	var out []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Endpoints lists the state of every endpoint known to the store.
+func (r *Reads) Endpoints(ctx context.Context) ([]store.EndpointState, error) {
+	return list(ctx, r, "endpoints", CollectEndpoints, `SELECT `+EndpointColumns+` FROM webhook_endpoints ORDER BY name`)
+}
+
+// Deliveries lists an endpoint's delivery log, newest first.
+func (r *Reads) Deliveries(ctx context.Context, endpoint string, limit int) ([]store.DeliveryAttempt, error) {
+	return list(ctx, r, "deliveries", CollectDeliveries, `SELECT `+DeliveryColumns+` FROM webhook_deliveries
+		WHERE endpoint = `+r.Queries.Placeholders.Param(1)+` ORDER BY id DESC`+Limit(limit), endpoint)
+}
+
+// DeadLetters lists an endpoint's dead letters, oldest first; only those
+// whose replay was asked when replayOnly.
+func (r *Reads) DeadLetters(ctx context.Context, endpoint string, replayOnly bool, limit int) ([]store.DeadLetter, error) {
+	cond := ""
+	if replayOnly {
+		cond = " AND d.replay"
+	}
+	return list(ctx, r, "dead letters", CollectDeadLetters, `SELECT `+DeadLetterColumns+DeadLetterFrom+
+		` WHERE d.endpoint = `+r.Queries.Placeholders.Param(1)+cond+` ORDER BY d.event_id`+Limit(limit), endpoint)
 }
