@@ -47,9 +47,15 @@ type serverProcess struct {
 
 func startServerProcess(t *testing.T, db, addr string) *serverProcess {
 	t.Helper()
+	return startServeProcess(t, addr, "--db", db, "--listen", addr, "--api-listen=", "--domain", "bounces.example.org")
+}
+
+// startServeProcess runs "rebound serve args..." in a child process, which
+// can be killed with SIGKILL, and waits until addr accepts connections.
+func startServeProcess(t *testing.T, addr string, args ...string) *serverProcess {
+	t.Helper()
 	logs := &syncBuffer{}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$", "--",
-		"serve", "--db", db, "--listen", addr, "--api-listen=", "--domain", "bounces.example.org")
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperServe$", "--", "serve"}, args...)...)
 	cmd.Env = append(os.Environ(), "REBOUND_HELPER_SERVE=1")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -69,6 +75,20 @@ func startServerProcess(t *testing.T, db, addr string) *serverProcess {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// ingestMessages reads the messages of testdata/ingest.
+func ingestMessages(t *testing.T) [][]byte {
+	t.Helper()
+	var msgs [][]byte
+	(&mailbox.Reader{}).Each([]string{"testdata/ingest"}, func(m mailbox.Message, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m.Data)
+		return nil
+	})
+	return msgs
 }
 
 func freeLoopbackAddr(t *testing.T) string {
@@ -92,14 +112,7 @@ func TestCrashSafety(t *testing.T) {
 	db := filepath.Join(dir, "rebound.db")
 	addr := freeLoopbackAddr(t)
 
-	var msgs [][]byte
-	(&mailbox.Reader{}).Each([]string{"testdata/ingest"}, func(m mailbox.Message, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, m.Data)
-		return nil
-	})
+	msgs := ingestMessages(t)
 	const count = 1500
 	opts := func() *loadOptions {
 		return &loadOptions{addr: addr, rcpt: "bounces@bounces.example.org", runID: "crash",

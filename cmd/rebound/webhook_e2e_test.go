@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rebound-mail/rebound/mailbox"
 	"github.com/rebound-mail/rebound/store"
 	"github.com/rebound-mail/rebound/store/postgres/pgtest"
 	"github.com/rebound-mail/rebound/webhook"
@@ -120,23 +117,6 @@ secret = %q
 		t.Fatal(err)
 	}
 	return path
-}
-
-// startConfiguredServer runs "rebound serve --config path" in a child
-// process, which can be killed with SIGKILL.
-func startConfiguredServer(t *testing.T, path, addr string) *serverProcess {
-	t.Helper()
-	logs := &syncBuffer{}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$", "--", "serve", "--config", path)
-	cmd.Env = append(os.Environ(), "REBOUND_HELPER_SERVE=1")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &serverProcess{cmd: cmd, logs: logs}
-	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-	waitListening(t, addr, logs)
-	return p
 }
 
 // storedRecordIDs lists the ids of every record in the store at db.
@@ -245,20 +225,13 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	addr := freeLoopbackAddr(t)
 	cfg := writeHookConfig(t, h, db, addr)
 
-	var msgs [][]byte
-	(&mailbox.Reader{}).Each([]string{"testdata/ingest"}, func(m mailbox.Message, err error) error {
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, m.Data)
-		return nil
-	})
+	msgs := ingestMessages(t)
 	const count = 900
 	opts := func() *loadOptions {
 		return &loadOptions{addr: addr, rcpt: "bounces@bounces.example.org", runID: "hooks",
 			conns: 8, count: count, duration: 3 * time.Minute, unique: true, msgs: msgs}
 	}
-	first := startConfiguredServer(t, cfg, addr)
+	first := startServeProcess(t, addr, "--config", cfg)
 	var accepted syncBuffer
 	loaded := make(chan *loadResult, 1)
 	go func() { loaded <- runLoadClients(context.Background(), opts(), &accepted, &syncBuffer{}) }()
@@ -271,7 +244,7 @@ func TestWebhooksSurviveKill(t *testing.T) {
 	}
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.cmd.Wait()
-	second := startConfiguredServer(t, cfg, addr)
+	second := startServeProcess(t, addr, "--config", cfg)
 	<-loaded
 	if res := runLoadClients(context.Background(), opts(), nil, &syncBuffer{}); res.accepted != count {
 		t.Fatalf("resend: %d of %d accepted: %s", res.accepted, count, second.logs)
@@ -297,8 +270,8 @@ func TestWebhooksTwoInstancesOnce(t *testing.T) {
 	db := pgtest.SchemaURL(t, "hooks")
 	h := newHookReceiver(t)
 	addrA, addrB := freeLoopbackAddr(t), freeLoopbackAddr(t)
-	a := startConfiguredServer(t, writeHookConfig(t, h, db, addrA), addrA)
-	b := startConfiguredServer(t, writeHookConfig(t, h, db, addrB), addrB)
+	a := startServeProcess(t, addrA, "--config", writeHookConfig(t, h, db, addrA))
+	b := startServeProcess(t, addrB, "--config", writeHookConfig(t, h, db, addrB))
 
 	var wg sync.WaitGroup
 	for i, addr := range []string{addrA, addrB} {
@@ -323,21 +296,4 @@ func TestWebhooksTwoInstancesOnce(t *testing.T) {
 		}
 	}
 	t.Logf("%d events, each delivered once", len(h.byID))
-}
-
-// waitListening waits until addr accepts connections.
-func waitListening(t *testing.T, addr string, logs *syncBuffer) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start: %s", logs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
