@@ -47,7 +47,7 @@ hostname = "rebound-e2e.test"
 [store]
 url = "$WORK/e2e.db"
 TOML
-"$WORK/rebound" serve --config "$WORK/rebound.toml" 2> "$WORK/serve.log" &
+"$WORK/rebound" serve --config "$WORK/rebound.toml" --api-listen "" 2> "$WORK/serve.log" &
 SERVE_PID=$!
 for _ in $(seq 100); do port_free "$PORT" || break; sleep 0.1; done
 port_free "$PORT" && { echo "e2e: rebound serve did not start"; cat "$WORK/serve.log"; exit 1; }
