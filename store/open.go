@@ -108,6 +108,7 @@ func ParseURL(url string) (scheme, location string, err error) {
 	case "postgres", "postgresql":
 		return "postgres", url, nil
 	default:
-		return "", "", fmt.Errorf("store: %q: unknown store scheme %q (want sqlite or postgres)", url, s)
+		// The URL is not repeated: it may hold a password.
+		return "", "", fmt.Errorf("store: unknown store scheme %q (want sqlite or postgres)", s)
 	}
 }

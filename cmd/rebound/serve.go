@@ -182,11 +182,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		al, err := net.Listen("tcp", cfg.API.Listen)
 		if err != nil {
 			l.Close()
+			closeServer(metricsSrv)
 			return failf(stderr, "serve", "api.listen: %v", err)
 		}
 		if apiSrv, err = newAPIServer(&cfg, st, reg, log); err != nil {
 			al.Close()
 			l.Close()
+			closeServer(metricsSrv)
 			return failf(stderr, "serve", "%v", err)
 		}
 		go func() {
@@ -208,7 +210,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	if deliverer != nil {
 		go func() {
 			defer close(deliveryDone)
-			deliverer.Run(deliverCtx)
+			if err := deliverer.Run(deliverCtx); err != nil {
+				log.Error("webhook delivery stopped", "err", err)
+			}
 		}()
 	} else {
 		close(deliveryDone)

@@ -156,19 +156,24 @@ func TestServeSecretsNotShown(t *testing.T) {
 	const password, token = "pa55-secret-word", "tok-secret-0123456789abcdef"
 	t.Setenv("REBOUND_API_TOKEN", token)
 	// Nothing listens on port 1: opening the store fails, and says so.
-	status, _, errs := runCmd(t, serveCmd, "--api-listen=", "--listen", "127.0.0.1:0",
-		"--db", "postgres://rebound:"+password+"@127.0.0.1:1/rebound?sslmode=disable&connect_timeout=2")
-	if status == 0 || !strings.Contains(errs, "opening store") {
-		t.Fatalf("status %d, stderr %q: want the store to fail to open", status, errs)
+	stores := []struct{ url, shown string }{
+		{"postgres://rebound:" + password + "@127.0.0.1:1/rebound?sslmode=disable&connect_timeout=2", "rebound:xxxxx@127.0.0.1:1"},
+		{"postgres://rebound@127.0.0.1:1/rebound?sslmode=disable&connect_timeout=2&password=" + password, "password=xxxxx"},
+		{"postgress://rebound:" + password + "@127.0.0.1:1/rebound", "unknown store scheme"},
 	}
-	if !strings.Contains(errs, "rebound:xxxxx@127.0.0.1:1") {
-		t.Errorf("stderr does not name the store with its password redacted: %q", errs)
+	var outs []string
+	for _, s := range stores {
+		status, _, errs := runCmd(t, serveCmd, "--api-listen=", "--listen", "127.0.0.1:0", "--db", s.url)
+		if status == 0 || !strings.Contains(errs, s.shown) {
+			t.Errorf("status %d, stderr %q: want the store to fail to open, showing %q", status, errs, s.shown)
+		}
+		outs = append(outs, errs)
 	}
 	status, _, help := runCmd(t, serveCmd, "--help")
 	if status != 0 || !strings.Contains(help, "--api-listen") {
 		t.Errorf("--help: status %d, %q", status, help)
 	}
-	for _, out := range []string{errs, help} {
+	for _, out := range append(outs, help) {
 		if strings.Contains(out, password) || strings.Contains(out, token) {
 			t.Errorf("a secret is shown:\n%s", out)
 		}

@@ -36,7 +36,13 @@ func redactURL(s string) string {
 		}
 		return "(unparsable store URL)"
 	}
-	if u.User == nil {
+	// libpq also takes the password as a parameter:
+	// postgres://host/db?password=...
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	} else if u.User == nil {
 		return s
 	}
 	return u.Redacted()
@@ -85,4 +91,11 @@ func newDeliverer(cfg *config.Config, st store.Store, log *slog.Logger, reg prom
 		Retention:   time.Duration(w.Retention),
 		Log:         log,
 	}, reg)
+}
+
+// closeServer closes srv, if any, when serve stops before serving.
+func closeServer(srv *http.Server) {
+	if srv != nil {
+		srv.Close()
+	}
 }
