@@ -94,6 +94,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	// The API's certificate is loaded now, so that a bad one stops serve
+	// before it answers mail.
+	var apiTLS *tls.Config
+	if cfg.API.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.API.TLSCert, cfg.API.TLSKey)
+		if err != nil {
+			return failf(stderr, "serve", "api.tls_cert/tls_key: %v", err)
+		}
+		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	an, err := newAnalyzer(cfg.Classify.Language, int(cfg.Listener.MaxMessageSize))
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
@@ -149,6 +159,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		return failf(stderr, "serve", "%v", err)
 	}
 
+	// The API is built even when not served: it registers the store's
+	// gauges (suppressions by cause, open incidents), which metrics_listen
+	// serves too.
+	apiSrv, err := newAPIServer(&cfg, st, reg, log)
+	if err != nil {
+		return failf(stderr, "serve", "%v", err)
+	}
+
 	network, addr := "tcp", cfg.Listener.Listen
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		network, addr = "unix", path
@@ -176,7 +194,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		log.Info("metrics listening", "addr", ml.Addr().String())
 	}
 
-	var apiSrv *http.Server
 	apiServed := make(chan error, 1)
 	if cfg.API.Listen != "" {
 		al, err := net.Listen("tcp", cfg.API.Listen)
@@ -185,16 +202,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 			closeServer(metricsSrv)
 			return failf(stderr, "serve", "api.listen: %v", err)
 		}
-		if apiSrv, err = newAPIServer(&cfg, st, reg, log); err != nil {
-			al.Close()
-			l.Close()
-			closeServer(metricsSrv)
-			return failf(stderr, "serve", "%v", err)
-		}
+		apiSrv.TLSConfig = apiTLS
 		go func() {
 			var err error
-			if cfg.API.TLSCert != "" {
-				err = apiSrv.ServeTLS(al, cfg.API.TLSCert, cfg.API.TLSKey)
+			if apiTLS != nil {
+				err = apiSrv.ServeTLS(al, "", "")
 			} else {
 				err = apiSrv.Serve(al)
 			}
@@ -202,7 +214,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 				apiServed <- err
 			}
 		}()
-		log.Info("API listening", "addr", al.Addr().String(), "tls", cfg.API.TLSCert != "", "tokens", len(cfg.API.Tokens))
+		log.Info("API listening", "addr", al.Addr().String(), "tls", apiTLS != nil, "tokens", len(cfg.API.Tokens))
 	}
 
 	deliverCtx, stopDelivery := context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -287,5 +288,46 @@ secret = %q
 		case <-deadline:
 			t.Fatalf("no event delivered:\n%s", logs)
 		}
+	}
+}
+
+// TestServeAPITLS checks the API over HTTPS with api.tls_cert and tls_key,
+// and that a certificate that cannot be loaded stops serve before it
+// listens.
+func TestServeAPITLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	conf := filepath.Join(dir, "rebound.toml")
+	writeConf := func(cert string) {
+		t.Helper()
+		body := fmt.Sprintf("domains = [\"bounces.example.org\"]\n[api]\ntls_cert = %q\ntls_key = %q\n", cert, keyFile)
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConf(certFile)
+	_, stop, logs := startServe(t, "--config", conf, "--db", filepath.Join(dir, "rebound.db"))
+	m := regexp.MustCompile(`msg="API listening" addr=(\S+) tls=true`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no API address with TLS in the log:\n%s", logs)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Get("https://" + m[1] + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("GET /healthz over HTTPS: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	if s := stop(); s != 0 {
+		t.Fatalf("serve exited %d: %s", s, logs)
+	}
+
+	writeConf(filepath.Join(dir, "missing.pem"))
+	status, _, errs := runCmd(t, serveCmd, "--config", conf, "--db", filepath.Join(dir, "rebound.db"),
+		"--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	if status == 0 || !strings.Contains(errs, "api.tls_cert") || strings.Contains(errs, "listening") {
+		t.Errorf("a missing API certificate: status %d, stderr %q", status, errs)
 	}
 }

@@ -307,7 +307,8 @@ metrics_listen = "127.0.0.1:0"
 tls_cert = %q
 tls_key = %q
 `, certFile, keyFile)), 0o644)
-	addr, stop, logs := startServe(t, "--config", conf, "--db", filepath.Join(dir, "rebound.db"))
+	// The API is off: metrics_listen still serves the store's gauges.
+	addr, stop, logs := startServe(t, "--config", conf, "--db", filepath.Join(dir, "rebound.db"), "--api-listen=")
 
 	c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
@@ -334,10 +335,15 @@ tls_key = %q
 		`rebound_records_total{class="hard",confidence="high",reason="userunknown"} 1`,
 		`rebound_smtp_replies_total{code="250"} 1`,
 		"rebound_store_save_seconds_count 1",
+		`rebound_suppressions{cause="`,
+		"rebound_incidents_open 0",
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if strings.Contains(logs.String(), "API listening") {
+		t.Errorf("the API listens though turned off:\n%s", logs)
 	}
 	if s := stop(); s != 0 {
 		t.Fatalf("serve exited %d", s)
