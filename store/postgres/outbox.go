@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,8 +30,9 @@ type stateChange struct {
 }
 
 // queueChanges queues the history rows of changes, and returns their
-// events.
-func (s *Store) queueChanges(b *pgx.Batch, changes []stateChange) ([]sqlstore.PendingEvent, error) {
+// events. With the outbox, the rows are numbered first, in one round trip
+// on conn, so that each event names its history entry.
+func (s *Store) queueChanges(ctx context.Context, conn querier, b *pgx.Batch, changes []stateChange) ([]sqlstore.PendingEvent, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
@@ -39,20 +41,41 @@ func (s *Store) queueChanges(b *pgx.Batch, changes []stateChange) ([]sqlstore.Pe
 		addr, action, cause, reason, actor, note, key = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n),
 			make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 		at, exp = make([]int64, 0, n), make([]int64, 0, n)
+		ids     []int64
 		events  []sqlstore.PendingEvent
 	)
-	for _, sc := range changes {
+	if s.opts.Outbox {
+		rows, _ := conn.Query(ctx, `SELECT nextval(pg_get_serial_sequence('suppression_changes', 'id')) FROM generate_series(1, $1)`, n)
+		var err error
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return nil, fmt.Errorf("postgres: numbering history entries: %w", err)
+		}
+		if len(ids) != n {
+			return nil, fmt.Errorf("postgres: numbering history entries: %d numbers for %d", len(ids), n)
+		}
+		// An address's history lists by id: its entries keep their order.
+		slices.Sort(ids)
+	}
+	for i, sc := range changes {
 		c := sc.change
 		addr, action, cause, reason = append(addr, c.Address), append(action, c.Action), append(cause, text(c.Cause)), append(reason, text(c.Reason))
 		actor, note, key = append(actor, text(c.Actor)), append(note, text(c.Note)), append(key, c.RecordKey)
 		at, exp = append(at, sqlstore.UnixNano(c.Time)), append(exp, sqlstore.UnixNano(c.Expires))
 		if s.opts.Outbox {
+			c.ID = ids[i]
 			ev, err := sqlstore.SuppressionEvent(c, sc.next)
 			if err != nil {
 				return nil, fmt.Errorf("postgres: %w", err)
 			}
 			events = append(events, ev)
 		}
+	}
+	if ids != nil {
+		b.Queue(`INSERT INTO suppression_changes (id, address, time, action, cause, reason, expires, actor, note, record_key)
+			SELECT id, a, t, ac, c, r, e, w, n, k FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+				$6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[]) AS u(id, a, t, ac, c, r, e, w, n, k)`,
+			ids, addr, at, action, cause, reason, exp, actor, note, key)
+		return events, nil
 	}
 	b.Queue(`INSERT INTO suppression_changes (address, time, action, cause, reason, expires, actor, note, record_key)
 		SELECT a, t, ac, c, r, e, w, n, k FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],

@@ -334,7 +334,7 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 	if err != nil {
 		return nil, nil, err
 	}
-	evs, err := s.queueChanges(final, changes)
+	evs, err := s.queueChanges(ctx, conn, final, changes)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -39,13 +39,17 @@ func (w *writer) logChange(prev, next suppress.State, at time.Time, by store.Act
 	if !ok {
 		return nil
 	}
-	_, err := w.stmts.insertChange.ExecContext(context.Background(), c.Address, sqlstore.UnixNano(c.Time), c.Action,
+	res, err := w.stmts.insertChange.ExecContext(context.Background(), c.Address, sqlstore.UnixNano(c.Time), c.Action,
 		c.Cause, c.Reason, sqlstore.UnixNano(c.Expires), c.Actor, c.Note, c.RecordKey)
 	if err != nil {
 		return fmt.Errorf("sqlite: storing the history of %s: %w", c.Address, err)
 	}
 	if !w.s.opts.Outbox {
 		return nil
+	}
+	// The event names the history entry it tells of.
+	if c.ID, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("sqlite: numbering the history of %s: %w", c.Address, err)
 	}
 	ev, err := sqlstore.SuppressionEvent(c, next)
 	if err != nil {

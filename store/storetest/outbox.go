@@ -31,6 +31,9 @@ func runOutbox(t *testing.T, b Backend) {
 	t.Run("EndpointLease", func(t *testing.T) { testEndpointLease(t, open(t, true)) })
 	t.Run("DeliveryFlow", func(t *testing.T) { testDeliveryFlow(t, open(t, true)) })
 	t.Run("PruneOutbox", func(t *testing.T) { testPruneOutbox(t, open(t, true)) })
+	t.Run("OutboxCanceledSave", func(t *testing.T) { testOutboxCanceledSave(t, open(t, true)) })
+	t.Run("PolicyHistory", func(t *testing.T) { testPolicyHistory(t, open(t, true)) })
+	t.Run("ReplayOutcomes", func(t *testing.T) { testReplayOutcomes(t, open(t, true)) })
 }
 
 func outboxRecord(addr, class, status, reason string) record.Record {
@@ -394,5 +397,192 @@ func testPruneOutbox(t *testing.T, s store.Store) {
 	}
 	if log, _ := s.Deliveries(ctx, "app", 0); len(log) != 0 {
 		t.Errorf("delivery log older than the cut kept: %+v", log)
+	}
+}
+
+// suppressionPayload is the payload of suppression.added and
+// suppression.lifted.
+type suppressionPayload struct {
+	Change      store.SuppressionChange `json:"change"`
+	Suppression *store.Suppression      `json:"suppression"`
+}
+
+// A Save that fails writes no event; whatever a canceled Save left, its
+// retry leaves the events of one message, once.
+func testOutboxCanceledSave(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	hard := outboxRecord("canceled@example.org", record.ClassHard, "5.1.1", "userunknown")
+	if _, err := s.Save(ctx, outboxMessage(1, base, hard)); err == nil {
+		t.Fatal("Save with a canceled context: no error")
+	}
+	if _, err := s.Save(context.Background(), outboxMessage(1, base, hard)); err != nil {
+		t.Fatal(err)
+	}
+	got := eventTypes(allEvents(t, s))
+	slices.Sort(got)
+	if want := []string{store.EventRecordCreated, store.EventSuppressionAdded}; !slices.Equal(got, want) {
+		t.Errorf("events after a canceled Save and its retry: %v, want %v", got, want)
+	}
+}
+
+// The policy's changes are kept with the record that made each: soft
+// bounces suppress, a delivery lifts the soft suppression, a hard bounce
+// suppresses again; each tells of itself in the outbox.
+func testPolicyHistory(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const addr = "flaky@example.org"
+	n := 0
+	saveAt := func(at time.Time, r record.Record) {
+		t.Helper()
+		n++
+		if _, err := s.Save(ctx, outboxMessage(n, at, r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		saveAt(base.Add(time.Duration(i)*time.Minute), outboxRecord(addr, record.ClassSoft, "4.2.2", "mailboxfull"))
+	}
+	delivered := outboxRecord(addr, record.ClassDelivered, "2.0.0", "delivered")
+	delivered.Action = "delivered"
+	saveAt(base.Add(time.Hour), delivered)
+	saveAt(base.Add(2*time.Hour), outboxRecord(addr, record.ClassHard, "5.1.1", "userunknown"))
+
+	h, err := s.SuppressionChanges(ctx, addr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ action, cause string }{
+		{store.ChangeSuppressed, suppress.CauseHard},
+		{store.ChangeLifted, suppress.CauseSoft},
+		{store.ChangeSuppressed, suppress.CauseSoft},
+	}
+	if len(h) != len(want) {
+		t.Fatalf("history %+v, want %d entries", h, len(want))
+	}
+	keys := map[string]bool{}
+	for i, w := range want {
+		c := h[i]
+		if c.Action != w.action || c.Cause != w.cause || c.Actor != store.ActorPolicy || c.RecordKey == "" || c.Address != addr {
+			t.Errorf("change %d: %+v, want %s %s by the policy with its record", i, c, w.action, w.cause)
+		}
+		keys[c.RecordKey] = true
+	}
+	if len(keys) != len(want) {
+		t.Errorf("changes share record keys: %+v", h)
+	}
+	if !h[1].Time.Equal(base.Add(time.Hour)) {
+		t.Errorf("lifted at %v, want the delivery's time %v", h[1].Time, base.Add(time.Hour))
+	}
+	if h[2].Expires.IsZero() {
+		t.Errorf("soft suppression without an expiry: %+v", h[2])
+	}
+
+	var changes []suppressionPayload
+	var types []string
+	for _, e := range allEvents(t, s) {
+		if e.Type != store.EventSuppressionAdded && e.Type != store.EventSuppressionLifted {
+			continue
+		}
+		var p suppressionPayload
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
+			t.Fatalf("event %d: %v", e.ID, err)
+		}
+		types = append(types, e.Type)
+		changes = append(changes, p)
+	}
+	if want := []string{store.EventSuppressionAdded, store.EventSuppressionLifted, store.EventSuppressionAdded}; !slices.Equal(types, want) {
+		t.Fatalf("suppression events %v, want %v", types, want)
+	}
+	for i, p := range changes {
+		if hc := h[len(h)-1-i]; p.Change.ID != hc.ID || p.Change.RecordKey != hc.RecordKey {
+			t.Errorf("event %d tells of change %+v, the history has %+v", i, p.Change, hc)
+		}
+	}
+	if p := changes[0]; p.Suppression == nil || p.Suppression.Cause != suppress.CauseSoft || p.Suppression.Address != addr {
+		t.Errorf("suppression of the first event: %+v", p.Suppression)
+	}
+	if p := changes[1]; p.Suppression != nil {
+		t.Errorf("lifted event with a suppression: %+v", p.Suppression)
+	}
+	if p := changes[2]; p.Suppression == nil || p.Suppression.Cause != suppress.CauseHard {
+		t.Errorf("suppression of the last event: %+v", p.Suppression)
+	}
+}
+
+// A replay that fails keeps its dead letter, asked again; one that runs
+// out keeps it and clears the ask; neither touches the endpoint's state.
+func testReplayOutcomes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	if _, ok, err := s.ClaimEndpoint(ctx, "app", "me", now, now.Add(time.Hour)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for i := range 2 {
+		if err := s.AddSuppression(ctx, store.Suppression{Address: fmt.Sprintf("r%d@example.org", i), Reason: "r", Since: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := allEvents(t, s)
+	if len(evs) != 2 {
+		t.Fatalf("events %+v", evs)
+	}
+	id := evs[0].ID
+	advance := func(a store.DeliveryAttempt, next store.EndpointState) {
+		t.Helper()
+		a.Endpoint = "app"
+		if ok, err := s.Advance(ctx, "me", a, next); err != nil || !ok {
+			t.Fatalf("Advance(%+v) = %v, %v", a, ok, err)
+		}
+	}
+	advance(store.DeliveryAttempt{EventID: id, Attempt: 3, Error: "HTTP 503", Outcome: store.OutcomeDead},
+		store.EndpointState{Cursor: id})
+	retry := now.Add(time.Minute).Truncate(time.Microsecond)
+	advance(store.DeliveryAttempt{EventID: evs[1].ID, Attempt: 1, Error: "HTTP 502", Outcome: store.OutcomeFailed},
+		store.EndpointState{Cursor: id, Attempts: 1, NextAttempt: retry, LastError: "HTTP 502"})
+	wantState := func(when string) {
+		t.Helper()
+		eps, err := s.Endpoints(ctx)
+		if err != nil || len(eps) != 1 {
+			t.Fatalf("Endpoints = %+v, %v", eps, err)
+		}
+		if e := eps[0]; e.Cursor != id || e.Attempts != 1 || !e.NextAttempt.Equal(retry) || e.LastError != "HTTP 502" {
+			t.Errorf("%s: endpoint state %+v, want it as the live delivery left it", when, e)
+		}
+	}
+	dead := func() store.DeadLetter {
+		t.Helper()
+		d, err := s.DeadLetters(ctx, "app", false, 0)
+		if err != nil || len(d) != 1 || d[0].EventID != id {
+			t.Fatalf("dead letters %+v, %v", d, err)
+		}
+		return d[0]
+	}
+
+	tests := []struct {
+		outcome    string
+		wantReplay bool
+	}{
+		{store.OutcomeFailed, true},
+		{store.OutcomeDead, false},
+	}
+	for _, tc := range tests {
+		if ok, err := s.Replay(ctx, "app", id); err != nil || !ok {
+			t.Fatalf("Replay = %v, %v", ok, err)
+		}
+		advance(store.DeliveryAttempt{EventID: id, Attempt: 1, Error: "replay " + tc.outcome, Outcome: tc.outcome, Replay: true},
+			store.EndpointState{Cursor: 999999, Attempts: 7, LastError: "ignored"})
+		d := dead()
+		if d.Replay != tc.wantReplay || d.LastError != "replay "+tc.outcome {
+			t.Errorf("after a replay %s: dead letter %+v, want replay %v and its error", tc.outcome, d, tc.wantReplay)
+		}
+		wantState("after a replay " + tc.outcome)
+		r, err := s.DeadLetters(ctx, "app", true, 0)
+		if err != nil || len(r) != map[bool]int{true: 1, false: 0}[tc.wantReplay] {
+			t.Errorf("after a replay %s: replays %+v, %v", tc.outcome, r, err)
+		}
+	}
+	if ok, err := s.Replay(ctx, "other", id); err != nil || ok {
+		t.Errorf("replay on another endpoint: %v, %v", ok, err)
 	}
 }
