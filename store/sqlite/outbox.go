@@ -200,13 +200,16 @@ func (s *Store) Replay(ctx context.Context, endpoint string, eventID int64) (boo
 
 // PruneOutbox deletes the events older than before that every endpoint
 // has passed, keeping those dead-lettered (a replay needs them), and the
-// delivery log entries older than before.
+// delivery log entries older than before. It keeps the newest event: a
+// rowid table numbers a new row after the greatest one left, so with the
+// newest gone the next event would take an ID that cursors have passed.
 func (s *Store) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
 	cut := sqlstore.UnixNano(before)
 	err := s.submit(ctx, func(w *writer) error {
 		res, err := w.exec(`DELETE FROM events WHERE time < ?
 			AND id <= (SELECT coalesce(min(last_event), (SELECT coalesce(max(id), 0) FROM events)) FROM webhook_endpoints)
+			AND id < (SELECT max(id) FROM events)
 			AND id NOT IN (SELECT event_id FROM webhook_dead)`, cut)
 		if err != nil {
 			return err

@@ -34,6 +34,7 @@ func runOutbox(t *testing.T, b Backend) {
 	t.Run("OutboxCanceledSave", func(t *testing.T) { testOutboxCanceledSave(t, open(t, true)) })
 	t.Run("PolicyHistory", func(t *testing.T) { testPolicyHistory(t, open(t, true)) })
 	t.Run("ReplayOutcomes", func(t *testing.T) { testReplayOutcomes(t, open(t, true)) })
+	t.Run("PruneAll", func(t *testing.T) { testPruneAll(t, open(t, true)) })
 }
 
 func outboxRecord(addr, class, status, reason string) record.Record {
@@ -584,5 +585,41 @@ func testReplayOutcomes(t *testing.T, s store.Store) {
 	}
 	if ok, err := s.Replay(ctx, "other", id); err != nil || ok {
 		t.Errorf("replay on another endpoint: %v, %v", ok, err)
+	}
+}
+
+// Pruning every event an endpoint has passed never lets a later event take
+// an ID at or below the endpoint's cursor, which would skip it.
+func testPruneAll(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Now()
+	if _, ok, err := s.ClaimEndpoint(ctx, "app", "me", now, now.Add(time.Hour)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for i := range 3 {
+		if err := s.AddSuppression(ctx, store.Suppression{Address: fmt.Sprintf("all%d@example.org", i), Reason: "r", Since: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newest, err := s.NewestEvent(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := store.DeliveryAttempt{Endpoint: "app", EventID: newest, Attempt: 1, Outcome: store.OutcomeDelivered, Time: base}
+	if ok, err := s.Advance(ctx, "me", a, store.EndpointState{Cursor: newest}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, err := s.PruneOutbox(ctx, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSuppression(ctx, store.Suppression{Address: "after@example.org", Reason: "r", Since: base}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, newest, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Type != store.EventSuppressionAdded {
+		t.Errorf("events after the cursor %d once pruned: %+v, want the new one", newest, evs)
 	}
 }
