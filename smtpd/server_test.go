@@ -82,7 +82,8 @@ func (m *memStore) messages() []*store.Message {
 func (m *memStore) Close() error { m.mu.Lock(); m.closed = true; m.mu.Unlock(); return nil }
 
 // fakeAnalyzer yields one record per "Final-Recipient:" line, fails on a
-// message containing "X-Test: unparsable" and panics on "X-Test: panic",
+// message containing "X-Test: unparsable", panics on "X-Test: panic" and
+// reports 7 recipients not recorded on "X-Test: truncated",
 // so the listener can be tested without depending on the decoder.
 type fakeAnalyzer struct{}
 
@@ -101,7 +102,11 @@ func (fakeAnalyzer) Analyze(raw []byte, source string) ([]record.Record, *dsn.Re
 				Confidence: record.ConfidenceHigh})
 		}
 	}
-	return recs, &dsn.Report{Format: "rfc3464"}, nil
+	rep := &dsn.Report{Format: "rfc3464"}
+	if bytes.Contains(raw, []byte("X-Test: truncated")) {
+		rep.TruncatedRecipients = 7
+	}
+	return recs, rep, nil
 }
 
 type testServer struct {
@@ -301,6 +306,24 @@ func TestUnparsableStoredNotDropped(t *testing.T) {
 	}
 	if got := counterValue(t, ts.srv.metrics.unrecognized); got != 2 {
 		t.Errorf("unrecognized = %v", got)
+	}
+	// A failed decoding is told apart from a message that is no bounce,
+	// and a decoder panic from a malformed message.
+	for _, kind := range []string{"error", "panic"} {
+		if got := counterValue(t, ts.srv.metrics.parseFailed.WithLabelValues(kind)); got != 1 {
+			t.Errorf("parse_failed{kind=%s} = %v, want 1", kind, got)
+		}
+	}
+	if err := send(c, "", []string{"b@bounces.example.org"}, []byte("Subject: hello\r\n\r\nnot a bounce\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := counterValue(t, ts.srv.metrics.unrecognized); got != 3 {
+		t.Errorf("unrecognized = %v after a message that is no bounce, want 3", got)
+	}
+	for _, kind := range []string{"error", "panic"} {
+		if got := counterValue(t, ts.srv.metrics.parseFailed.WithLabelValues(kind)); got != 1 {
+			t.Errorf("parse_failed{kind=%s} = %v after a message that is no bounce, want 1", kind, got)
+		}
 	}
 }
 

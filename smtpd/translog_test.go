@@ -167,3 +167,63 @@ func TestClassCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestTransactionLogLines checks the fields of the transaction line that
+// depend on the message: classes, truncated recipients, parse errors.
+func TestTransactionLogLines(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  string
+		want map[string]any
+		none []string // fields that must be absent
+	}{
+		{"two records", "Final-Recipient: rfc822; a@dest.example\r\nFinal-Recipient: rfc822; b@dest.example\r\n\r\nbody\r\n",
+			map[string]any{"records": float64(2), "classes": "hard=2", "format": "rfc3464"},
+			[]string{"truncated_recipients", "parse_error"}},
+		{"truncated", "X-Test: truncated\r\nFinal-Recipient: rfc822; a@dest.example\r\n\r\nbody\r\n",
+			map[string]any{"records": float64(1), "truncated_recipients": float64(7)},
+			[]string{"parse_error"}},
+		{"unparsable", "X-Test: unparsable\r\n\r\nbody\r\n",
+			map[string]any{"records": float64(0), "classes": "", "parse_error": "dsn: header section is not terminated", "reply": float64(250)},
+			[]string{"truncated_recipients"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &lockedBuffer{}
+			srv, err := New(Config{Domains: []string{"bounces.example.org"}}, &memStore{}, fakeAnalyzer{},
+				slog.New(slog.NewJSONHandler(logs, nil)), NewMetrics(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(l)
+			t.Cleanup(func() { srv.Shutdown(context.Background()) })
+			ts := &testServer{srv: srv, addr: l.Addr().String()}
+			if err := send(ts.dial(t), "", []string{"b@bounces.example.org"}, []byte(tt.msg)); err != nil {
+				t.Fatal(err)
+			}
+			var tx map[string]any
+			for _, m := range logs.lines() {
+				if m["msg"] == "transaction" {
+					tx = m
+				}
+			}
+			if tx == nil {
+				t.Fatalf("no transaction line: %v", logs.lines())
+			}
+			for k, want := range tt.want {
+				if tx[k] != want {
+					t.Errorf("%s = %#v, want %#v", k, tx[k], want)
+				}
+			}
+			for _, k := range tt.none {
+				if v, ok := tx[k]; ok {
+					t.Errorf("%s = %#v, want none", k, v)
+				}
+			}
+		})
+	}
+}
