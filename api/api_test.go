@@ -505,7 +505,7 @@ func TestBadParameters(t *testing.T) {
 		{"/v1/stats?by=country", "by"},
 		{"/v1/stats?bucket=1s&since=2026-01-01T00:00:00Z&until=2026-02-01T00:00:00Z", "bucket"},
 		{"/v1/stats?bucket=fortnight", "bucket"},
-		{"/v1/stats?bucket=1h&since=0001-01-01T00:00:00Z&until=9999-12-31T00:00:00Z", "bucket"},
+		{"/v1/stats?bucket=1h&since=0001-01-02T00:00:00Z&until=9999-12-31T00:00:00Z", "bucket"},
 		{"/v1/stats?bucket=0d", "bucket"},
 		{"/v1/stats?class=bad", "class"},
 		{"/v1/webhooks?name=crm", "name"},
@@ -903,6 +903,20 @@ func TestNewServer(t *testing.T) {
 	s := NewServer(http.NotFoundHandler())
 	if s.ReadHeaderTimeout <= 0 || s.ReadTimeout <= 0 || s.WriteTimeout <= 0 || s.IdleTimeout <= 0 || s.MaxHeaderBytes <= 0 {
 		t.Errorf("server without bounds: %+v", s)
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Hour: "1h", 90 * time.Minute: "1h30m", 5 * time.Minute: "5m", 48 * time.Hour: "2d",
+		25 * time.Hour: "25h", 90 * time.Second: "1m30s", time.Second: "1s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := parseDuration(formatDuration(d)); err != nil || back != d {
+			t.Errorf("parseDuration(formatDuration(%v)) = %v, %v", d, back, err)
+		}
 	}
 }
 
