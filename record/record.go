@@ -97,8 +97,60 @@ type Record struct {
 	Confidence string `json:"confidence"`
 	Evidence   string `json:"evidence,omitempty"`
 
-	ReceivedAt    time.Time `json:"received_at"`
-	Authenticated bool      `json:"authenticated"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Authenticated is true when the report is proven to concern mail the
+	// sender sent to this recipient: Auth is AuthVERP, AuthSent or
+	// AuthDKIM. Auth says how, or why not; see docs/authentication.md.
+	// Only records whose Auth counts (CountsForSuppression) change a
+	// suppression: anybody can send a report listing any address.
+	Authenticated bool   `json:"authenticated"`
+	Auth          string `json:"auth,omitempty"`
+}
+
+// Auth values: how a record was tied to mail the sender sent.
+const (
+	// AuthVERP: the report came back to a signed return path (package
+	// verp) that names this recipient.
+	AuthVERP = "verp"
+	// AuthSent: the report's copy of the original carries the Message-ID
+	// of a message registered as sent to this recipient.
+	AuthSent = "sent"
+	// AuthDKIM: the report's copy of the original carries a valid DKIM
+	// signature of one of the sender's domains that covers a To header
+	// naming this recipient.
+	AuthDKIM = "dkim"
+	// AuthTrusted: not proven, and counted anyway because the policy for
+	// unsigned reports says to trust them all (unsafe).
+	AuthTrusted = "trusted"
+	// AuthNone: not proven; stored and listed, never counted for a
+	// suppression.
+	AuthNone = "none"
+	// AuthFailed: a signature was present and failed, or the record's
+	// recipient is not the one the signed return path names: stored as
+	// evidence of forgery, never counted, whatever the policy.
+	AuthFailed = "failed"
+)
+
+// ValidAuth reports whether a is one of the Auth* values.
+func ValidAuth(a string) bool {
+	switch a {
+	case AuthVERP, AuthSent, AuthDKIM, AuthTrusted, AuthNone, AuthFailed:
+		return true
+	}
+	return false
+}
+
+// CountsForSuppression reports whether the record may change its address's
+// suppression state: when it is authenticated, trusted by policy, or has no
+// Auth at all (records of callers that do not authenticate, such as tests
+// of the suppression engine and stores written before authentication
+// existed; every ingest path of Rebound sets Auth).
+func (r *Record) CountsForSuppression() bool {
+	switch r.Auth {
+	case "", AuthVERP, AuthSent, AuthDKIM, AuthTrusted:
+		return true
+	}
+	return false
 }
 
 // IsFailure reports whether the record is a delivery failure of any class

@@ -7,6 +7,10 @@
 // low confidence (record.ConfidenceLow) counts like a soft bounce unless
 // Policy.LowConfidenceHard says otherwise, and the state marks the evidence
 // it left (State.LowConfidence).
+//
+// Only records that count (record.Record.CountsForSuppression) change a
+// state: a report not proven to concern mail the sender sent is stored and
+// never suppresses, nor lifts a suppression.
 package suppress
 
 import (
@@ -205,6 +209,12 @@ func (p Policy) Apply(prev State, rec *record.Record, key string, now time.Time)
 		return s // scored before
 	}
 	s = p.expire(s, now)
+	if !rec.CountsForSuppression() {
+		// Not proven to concern mail we sent (record.Record.Auth):
+		// anybody can send a report naming any address, so it changes
+		// nothing, a delivery report included.
+		return s
+	}
 
 	switch rec.Class {
 	case record.ClassHard:

@@ -651,3 +651,27 @@ func FuzzNormalizeAddress(f *testing.F) {
 		}
 	})
 }
+
+// A record not proven to concern mail we sent changes no state: neither a
+// hard bounce nor a delivery that would lift a soft suppression.
+func TestApplyUnprovenRecordsCountForNothing(t *testing.T) {
+	p := DefaultPolicy
+	for _, auth := range []string{record.AuthNone, record.AuthFailed} {
+		hard := &record.Record{Recipient: "a@example.com", Class: record.ClassHard, Reason: "nosuchuser", Auth: auth}
+		s := p.Apply(State{}, hard, "m1/1", t0)
+		if s.Suppressed || len(s.Evidence) != 0 {
+			t.Errorf("auth %q: hard bounce made %+v", auth, s)
+		}
+		soft := State{Address: "a@example.com", Suppressed: true, Cause: CauseSoft, Since: t0, Expires: t0.Add(30 * day), Evidence: []string{"m0/1"}}
+		delivered := &record.Record{Recipient: "a@example.com", Class: record.ClassDelivered, Auth: auth}
+		if got := p.Apply(soft, delivered, "m2/1", t0.Add(day)); !got.Suppressed {
+			t.Errorf("auth %q: delivery report lifted a soft suppression", auth)
+		}
+	}
+	for _, auth := range []string{"", record.AuthVERP, record.AuthSent, record.AuthDKIM, record.AuthTrusted} {
+		hard := &record.Record{Recipient: "a@example.com", Class: record.ClassHard, Reason: "nosuchuser", Auth: auth}
+		if s := p.Apply(State{}, hard, "m1/1", t0); !s.Suppressed {
+			t.Errorf("auth %q: hard bounce did not suppress", auth)
+		}
+	}
+}
