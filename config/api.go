@@ -125,6 +125,9 @@ func (c *Config) ResolveSecrets(getenv func(string) string) error {
 			e.Secret = s
 		}
 	}
+	if err := c.resolveVERPKeys(getenv); err != nil {
+		return err
+	}
 	return c.validateSecrets()
 }
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -41,22 +42,32 @@ type Config struct {
 	Classify    Classify    `toml:"classify"`
 	API         API         `toml:"api"`
 	Webhooks    Webhooks    `toml:"webhooks"`
+
+	VERP           VERP           `toml:"verp"`
+	Authentication Authentication `toml:"authentication"`
 }
 
 // Listener configures the SMTP (or LMTP) listener.
 type Listener struct {
-	Listen              string   `toml:"listen"`   // host:port, or unix:/path for LMTP
-	Hostname            string   `toml:"hostname"` // name in the greeting
-	LMTP                bool     `toml:"lmtp"`
-	MaxMessageSize      int64    `toml:"max_message_size"` // bytes
-	MaxRecipients       int      `toml:"max_recipients"`
-	MaxLineLength       int      `toml:"max_line_length"` // bytes, commands and DATA lines
-	MaxConnections      int      `toml:"max_connections"`
-	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
-	ReadTimeout         Duration `toml:"read_timeout"`
-	WriteTimeout        Duration `toml:"write_timeout"`
-	TLSCert             string   `toml:"tls_cert"` // PEM file; with TLSKey enables STARTTLS
-	TLSKey              string   `toml:"tls_key"`
+	Listen              string `toml:"listen"`   // host:port, or unix:/path for LMTP
+	Hostname            string `toml:"hostname"` // name in the greeting
+	LMTP                bool   `toml:"lmtp"`
+	MaxMessageSize      int64  `toml:"max_message_size"` // bytes
+	MaxRecipients       int    `toml:"max_recipients"`
+	MaxLineLength       int    `toml:"max_line_length"` // bytes, commands and DATA lines
+	MaxConnections      int    `toml:"max_connections"`
+	MaxConnectionsPerIP int    `toml:"max_connections_per_ip"`
+	// ConnectionsPerMinute and MessagesPerMinute bound what one client IP
+	// address (an IPv6 /64) may open and send; 0: no limit. Clients in
+	// RateLimitExempt (CIDR prefixes) are not limited: an MTA relaying to
+	// Rebound on the same host sends everything from loopback.
+	ConnectionsPerMinute int      `toml:"connections_per_minute_per_ip"`
+	MessagesPerMinute    int      `toml:"messages_per_minute_per_ip"`
+	RateLimitExempt      []string `toml:"rate_limit_exempt"`
+	ReadTimeout          Duration `toml:"read_timeout"`
+	WriteTimeout         Duration `toml:"write_timeout"`
+	TLSCert              string   `toml:"tls_cert"` // PEM file; with TLSKey enables STARTTLS
+	TLSKey               string   `toml:"tls_key"`
 	// DataBudget bounds the bytes of message data all transactions in
 	// flight hold at once, in memory or spooled ("452 4.3.1" beyond).
 	DataBudget int64 `toml:"data_budget"`
@@ -120,6 +131,9 @@ func Defaults() Config {
 		LogFormat: "text",
 		API:       defaultAPI,
 		Webhooks:  defaultWebhooks,
+		VERP:      defaultVERP,
+
+		Authentication: defaultAuth,
 		Listener: Listener{
 			Listen:              "127.0.0.1:2525",
 			Hostname:            defaultHostname(),
@@ -128,11 +142,15 @@ func Defaults() Config {
 			MaxLineLength:       64 << 10,
 			MaxConnections:      1000,
 			MaxConnectionsPerIP: 100,
-			ReadTimeout:         Duration(5 * time.Minute),
-			WriteTimeout:        Duration(5 * time.Minute),
-			DataBudget:          256 << 20,
-			SpoolThreshold:      1 << 20,
-			MaxReportRecipients: 1000,
+
+			ConnectionsPerMinute: 300,
+			MessagesPerMinute:    600,
+			RateLimitExempt:      []string{"127.0.0.0/8", "::1/128"},
+			ReadTimeout:          Duration(5 * time.Minute),
+			WriteTimeout:         Duration(5 * time.Minute),
+			DataBudget:           256 << 20,
+			SpoolThreshold:       1 << 20,
+			MaxReportRecipients:  1000,
 		},
 		Store: Store{URL: "./rebound.db", BatchSize: 256},
 		Suppression: Suppression{
@@ -286,6 +304,14 @@ func (c *Config) Validate() error {
 	if l.MaxConnectionsPerIP <= 0 {
 		bad("listener.max_connections_per_ip: must be positive")
 	}
+	if l.ConnectionsPerMinute < 0 || l.MessagesPerMinute < 0 {
+		bad("listener.connections_per_minute_per_ip, messages_per_minute_per_ip: must not be negative (0: no limit)")
+	}
+	for _, p := range l.RateLimitExempt {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad("listener.rate_limit_exempt: %q: want a CIDR prefix such as 192.0.2.0/24", p)
+		}
+	}
 	if l.ReadTimeout <= 0 || l.WriteTimeout <= 0 {
 		bad("listener.read_timeout, write_timeout: must be positive")
 	}
@@ -333,6 +359,7 @@ func (c *Config) Validate() error {
 		bad("log_format: %q: want text or json", c.LogFormat)
 	}
 	c.validateAPI(bad)
+	c.validateAuthn(bad)
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("metrics_listen: %q: want host:port", c.MetricsListen)
