@@ -37,6 +37,7 @@ type scan struct {
 	feedback   part // message/feedback-report
 	hasFeed    bool
 	original   header // header of the attached original message
+	origRaw    []byte // the attached original, decoded, for Original.Raw
 	hasOrig    bool
 	message    part // the attached original when it is a whole message, for forward.go
 	hasMessage bool
@@ -100,9 +101,10 @@ func (s *scan) walk(h header, body []byte, depth int) error {
 			p := part{hdr: h, body: body}
 			// The header of the original is evidence, not structure: past
 			// the limit, what was read is enough.
-			oh, _, _ := readHeader(p.decoded(), s.lim.MaxHeaderSize, s.fieldSlab())
+			raw := p.decoded()
+			oh, _, _ := readHeader(raw, s.lim.MaxHeaderSize, s.fieldSlab())
 			s.keepFields(oh)
-			s.original, s.hasOrig = oh, true
+			s.original, s.origRaw, s.hasOrig = oh, raw, true
 			if mt == "message/rfc822" || mt == "message/global" {
 				s.message, s.hasMessage = p, true
 			}

@@ -198,6 +198,7 @@ func (p *Parser) parse(msg []byte, lim Limits, nest nesting) (*Report, error) {
 	}
 	if d.scan.hasOrig {
 		rep.Original = originalOf(d.scan.original)
+		rep.Original.Raw = d.scan.origRaw
 	}
 
 	if d.scan.hasStatus {

@@ -84,6 +84,14 @@ type Original struct {
 	// Headers keeps the headers the sender's application put on the
 	// message (X-* headers and the like), canonical key to unfolded value.
 	Headers map[string]string
+	// Raw is the attached original as found: the body of the
+	// message/rfc822 or message/global part with its transfer encoding
+	// undone, or the text/rfc822-headers part (a header only); nil when
+	// the report attached none. It is the evidence a DKIM signature of the
+	// original is verified against. It is not a copy: it shares memory
+	// with the message given to Parse, and is valid only while that is and
+	// as long as nobody changes it.
+	Raw []byte
 }
 
 // Feedback holds the fields of an ARF feedback report (RFC 5965 section 3.1).
