@@ -45,6 +45,15 @@
 // (ARF) follow the same rules. Authenticated is set for record.AuthVERP,
 // record.AuthSent and record.AuthDKIM.
 //
+// DKIM signatures are verified with go-msgauth, on the copy of the
+// original (the evidence) and on the report itself (informational), with
+// one timeout for all lookups of a message, at most MaxSignatures of each
+// and none of a message over MaxDKIMSize. A copy that is only a header, or
+// whose body was cut, does not verify (permerror when the header has no
+// closing empty line, fail for the body hash otherwise): the record is then
+// decided by the other rules. A failed signature of the original does not
+// make a record AuthFailed: header-only copies are common.
+//
 // The results are returned as the value of an Authentication-Results
 // field (RFC 8601): the methods "verp" and "sent" are Rebound's own, not
 // registered with IANA; "dkim" is that of RFC 8601 section 2.7.1.
@@ -213,14 +222,15 @@ func (c *Checker) unsigned(ctx context.Context, messageID string, ours []dkimRes
 		policy = PolicyRegistered
 	}
 	var sent []string // registered recipients, normalized
-	looked, registered := false, false
+	looked, registered, wanted := false, false, false
 	for i := range recs {
 		r := &recs[i]
 		if r.RecipientInvalid != "" || policy == PolicyNever {
 			setAuth(r, record.AuthNone)
 			continue
 		}
-		if c.Sent != nil && messageID != "" && store.MessageID(messageID) != "" && !looked {
+		wanted = c.Sent != nil
+		if wanted && store.MessageID(messageID) != "" && !looked {
 			looked = true
 			regs, err := c.Sent.SentTo(ctx, messageID)
 			if err != nil {
@@ -248,6 +258,9 @@ func (c *Checker) unsigned(ctx context.Context, messageID string, ours []dkimRes
 		} else {
 			setAuth(r, record.AuthNone)
 		}
+	}
+	if wanted && !looked {
+		res.add("sent", "none", "", "no Message-ID of the original")
 	}
 	if looked {
 		switch {

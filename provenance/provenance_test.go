@@ -269,6 +269,8 @@ func TestCheck(t *testing.T) {
 			want: []string{record.AuthNone}, results: []string{"sent=none"}},
 		{name: "registered two listed", msg: report(t, withID("<registered@example.com>"), "", "jane@example.org", "victim@example.net"), sent: st,
 			want: []string{record.AuthSent, record.AuthNone}},
+		{name: "no Message-ID", msg: report(t, bytes.Replace(original(t, ""), []byte("Message-ID: <letter-2026-03.jane@example.com>\r\n"), nil, 1), "", "jane@example.org"), sent: st,
+			want: []string{record.AuthNone}, results: []string{"sent=none (no Message-ID of the original)"}},
 		{name: "no store", msg: report(t, withID("<registered@example.com>"), "", "jane@example.org"),
 			want: []string{record.AuthNone}, notResults: []string{"sent="}},
 		{name: "lookup error", msg: report(t, withID("<registered@example.com>"), "", "jane@example.org"), sent: failingLookup{},
