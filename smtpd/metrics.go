@@ -27,6 +27,9 @@ type Metrics struct {
 	truncated     prometheus.Counter
 	parseFailed   *prometheus.CounterVec
 	replies       *prometheus.CounterVec
+	rateLimited   prometheus.Counter
+	returnPaths   *prometheus.CounterVec
+	recordsAuth   *prometheus.CounterVec
 	// replied250 is replies' counter of code 250, looked up once: it is
 	// counted for nearly every message.
 	replied250 prometheus.Counter
@@ -97,13 +100,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "rebound_smtp_replies_total",
 			Help: "Final replies to transactions, by reply code: to the data (250 stored, 451/452 tempfailed, 5xx refused) and refusals of MAIL and RCPT.",
 		}, []string{"code"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rebound_smtp_messages_rate_limited_total",
+			Help: "Transactions refused at MAIL because their client exceeded messages_per_minute_per_ip (connections over their rate count in rebound_smtp_connections_rejected_total{limit=\"rate\"}).",
+		}),
+		returnPaths: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rebound_smtp_signed_return_paths_total",
+			Help: "Recipients that claim to be signed return paths, by verification result: pass, or why not (format, unknown_key, bad_tag, expired, unknown_token, lookup_failed).",
+		}, []string{"result"}),
+		recordsAuth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rebound_records_auth_total",
+			Help: "Bounce records stored, by how they were tied to mail the sender sent (auth: verp, sent, dkim, trusted, none, failed).",
+		}, []string{"auth"}),
 	}
 	m.replied250 = m.replies.WithLabelValues("250")
 	if reg != nil {
 		reg.MustRegister(m.received, m.stored, m.duplicates, m.unrecognized, m.tempfailed,
 			m.records, m.saveSeconds, m.connections, m.connsRejected,
 			m.dataInFlight, m.budgetRefused, m.spooled, m.truncated,
-			m.parseFailed, m.replies)
+			m.parseFailed, m.replies, m.rateLimited, m.returnPaths, m.recordsAuth)
 	}
 	return m
 }
@@ -120,5 +135,8 @@ func (m *Metrics) countReply(code int) {
 func (m *Metrics) countRecords(recs []record.Record) {
 	for i := range recs {
 		m.records.WithLabelValues(recs[i].Class, recs[i].Reason, recs[i].Confidence).Inc()
+		if a := recs[i].Auth; a != "" {
+			m.recordsAuth.WithLabelValues(a).Inc()
+		}
 	}
 }

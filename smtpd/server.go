@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -26,8 +27,10 @@ import (
 
 	"github.com/rebound-mail/rebound/bounce"
 	"github.com/rebound-mail/rebound/dsn"
+	"github.com/rebound-mail/rebound/provenance"
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/verp"
 )
 
 // Saver is the part of a store.Store the listener writes to.
@@ -71,6 +74,27 @@ type Config struct {
 
 	// TLS enables STARTTLS when set.
 	TLS *tls.Config
+
+	// ConnectionsPerMinute and MessagesPerMinute bound what one client
+	// (an IPv4 address, an IPv6 /64) may open and send, as token buckets
+	// with bursts of the same size; 0: no limit. Clients in
+	// RateLimitExempt are not limited.
+	ConnectionsPerMinute int
+	MessagesPerMinute    int
+	RateLimitExempt      []netip.Prefix
+
+	// Signer verifies the recipients that claim to be signed return paths
+	// (verp.Signer.Claims) at RCPT; nil: no recipient is taken for one.
+	Signer *verp.Signer
+	// AcceptFailedVERP accepts a recipient whose signature fails (its
+	// report is stored with auth "failed" and changes no suppression)
+	// instead of refusing it with 550 5.7.1.
+	AcceptFailedVERP bool
+	// Provenance ties each report's records to mail the sender sent
+	// (record.Record.Auth) before they are stored. nil: records are
+	// stored without Auth, which counts like before authentication
+	// existed; rebound serve always sets one.
+	Provenance *provenance.Checker
 
 	// Stored, when set, is called with the ID of each message newly
 	// stored (not of duplicates), after the store committed it and before
@@ -148,6 +172,8 @@ type Server struct {
 	smtp     *smtp.Server
 	now      func() time.Time
 	budget   *budget
+	connRate *rateLimiter
+	msgRate  *rateLimiter
 	// decoding holds a token per spooled message being decoded: decoding
 	// is CPU-bound, and more large messages decoded at once than there are
 	// cores would only hold more memory at once.
@@ -178,6 +204,11 @@ var (
 	// the same message would fail again (RFC 5321 section 4.5.3.1).
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 0},
 		Message: "Line too long in message content"}
+	// RFC 3463 section 3.8: X.7.0, other security or policy status.
+	errRateLimited = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many messages from your address, try again later"}
+	errCheckFailed = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
+		Message: "Temporary failure checking the report, try again later"}
 )
 
 // New returns a server storing into st. metrics may be nil.
@@ -214,6 +245,8 @@ func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) 
 		budget:   &budget{max: cfg.DataBudget, gauge: metrics.dataInFlight},
 		decoding: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}
+	s.connRate = newRateLimiter(cfg.ConnectionsPerMinute, cfg.RateLimitExempt, s.clock)
+	s.msgRate = newRateLimiter(cfg.MessagesPerMinute, cfg.RateLimitExempt, s.clock)
 	for _, d := range cfg.Domains {
 		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
 	}
@@ -235,7 +268,7 @@ func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) 
 // Serve accepts connections on l until Shutdown. It returns nil after a
 // shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	ll := newLimitListener(l, s.cfg.MaxConnections, s.cfg.MaxConnectionsPerIP, s.metrics)
+	ll := newLimitListener(l, s.cfg.MaxConnections, s.cfg.MaxConnectionsPerIP, s.connRate, s.metrics)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -318,8 +351,11 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if ra := c.Conn().RemoteAddr(); ra != nil {
 		addr = ra.String()
 	}
-	return &session{srv: s, conn: c, remoteAddr: addr}, nil
+	return &session{srv: s, conn: c, remoteAddr: addr, remoteIP: remoteIP(c.Conn())}, nil
 }
+
+// clock is s.now, read when called, so that tests may replace it.
+func (s *Server) clock() time.Time { return s.now() }
 
 // acceptsDomain reports whether mail for domain is ours.
 func (s *Server) acceptsDomain(domain string) bool {
@@ -330,6 +366,12 @@ func (s *Server) acceptsDomain(domain string) bool {
 // *smtp.SMTPError, which go-smtp writes as it is) only when the message is
 // durably stored, else the error to answer.
 func (s *Server) deliver(env envelope, raw []byte) error {
+	return s.deliverSigned(env, provenance.Envelope{}, raw)
+}
+
+// deliverSigned is deliver for a transaction whose recipients included
+// signed return paths (sig).
+func (s *Server) deliverSigned(env envelope, sig provenance.Envelope, raw []byte) error {
 	s.metrics.received.Inc()
 	source := "smtp"
 	if s.cfg.LMTP {
@@ -364,6 +406,19 @@ func (s *Server) deliver(env envelope, raw []byte) error {
 			recs[i].ReceivedAt = now
 		}
 		msg.Records = recs
+		if s.cfg.Provenance != nil && len(recs) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SaveTimeout)
+			results, err := s.cfg.Provenance.Check(ctx, sig, raw, rep, recs)
+			cancel()
+			if err != nil {
+				s.metrics.tempfailed.Inc()
+				s.metrics.countReply(errCheckFailed.Code)
+				s.log.Error("cannot check the report's authentication, answered 451", "remote", env.remoteAddr, "mail_from", env.from, "err", err)
+				s.logTransaction(env, msg, errCheckFailed.Code, store.SaveResult{}, "authentication check failed")
+				return errCheckFailed
+			}
+			msg.AuthResults = results
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SaveTimeout)
@@ -418,6 +473,9 @@ func (s *Server) logTransaction(env envelope, msg *store.Message, code int, res 
 		slog.Int("records", len(msg.Records)),
 		slog.String("classes", classCounts(msg.Records)),
 	)
+	if msg.AuthResults != "" {
+		attrs = append(attrs, slog.String("auth", authCounts(msg.Records)))
+	}
 	if msg.ParseError != "" {
 		attrs = append(attrs, slog.String("parse_error", msg.ParseError))
 	}
@@ -479,6 +537,29 @@ func classCounts(recs []record.Record) string {
 		b.WriteString(c)
 		b.WriteByte('=')
 		b.WriteString(strconv.Itoa(counts[c]))
+	}
+	return b.String()
+}
+
+// authCounts summarizes records by Auth, "verp=1" or "none=3,failed=1".
+func authCounts(recs []record.Record) string {
+	var b strings.Builder
+	seen := make(map[string]int, 2)
+	var order []string
+	for i := range recs {
+		a := recs[i].Auth
+		if seen[a] == 0 {
+			order = append(order, a)
+		}
+		seen[a]++
+	}
+	for i, a := range order {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(a)
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(seen[a]))
 	}
 	return b.String()
 }

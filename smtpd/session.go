@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -8,6 +9,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/rebound-mail/rebound/provenance"
+	"github.com/rebound-mail/rebound/verp"
 )
 
 // envelope is what a session knows of the current transaction.
@@ -24,10 +28,13 @@ type session struct {
 	srv        *Server
 	conn       *smtp.Conn
 	remoteAddr string
+	remoteIP   string // for the rate limits
 	from       string
 	rcpts      []string
 	size       int64     // the SIZE of MAIL FROM (RFC 1870), 0 when none
 	start      time.Time // when MAIL was accepted (or refused)
+	// signed holds what the transaction's signed return paths said.
+	signed provenance.Envelope
 
 	// inData is set from DATA until go-smtp resets the transaction, which
 	// it does after writing the reply: shutdown waits for that, not just
@@ -41,6 +48,7 @@ var _ smtp.LMTPSession = (*session)(nil)
 func (s *session) Reset() {
 	s.from = ""
 	s.rcpts = nil
+	s.signed = provenance.Envelope{}
 	s.size = 0
 	s.endData()
 }
@@ -72,6 +80,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		size = opts.Size
 	}
 	s.start = time.Now()
+	if !s.srv.msgRate.allow(s.remoteIP) {
+		s.srv.metrics.rateLimited.Inc()
+		env := s.envelope()
+		env.from = from
+		return s.refuse(env, "mail", errRateLimited)
+	}
 	if left := s.srv.budget.available(); left <= 0 || size > left {
 		s.srv.metrics.budgetRefused.WithLabelValues("mail").Inc()
 		env := s.envelope()
@@ -80,6 +94,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	s.from = from
 	s.rcpts = s.rcpts[:0]
+	s.signed = provenance.Envelope{}
 	s.size = size
 	return nil
 }
@@ -119,8 +134,59 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !s.srv.acceptsDomain(to[at+1:]) {
 		return s.refuseRcpt(to, errRelayDenied)
 	}
+	if signer := s.srv.cfg.Signer; signer != nil && signer.Claims(to[:at]) {
+		return s.rcptSigned(signer, to)
+	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
+}
+
+// rcptSigned verifies a recipient that claims to be a signed return path
+// (package verp). A valid one names the recipient the report is about; one
+// that fails is refused with 550 5.7.1 (RFC 3463 section 3.8: delivery not
+// authorized), or accepted and marked when the configuration says so, so
+// that its report is stored as evidence and changes no suppression. A
+// lookup that failed (a long recipient's token in the store) is answered
+// 451, so that the report is sent again.
+func (s *session) rcptSigned(signer *verp.Signer, to string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.SaveTimeout)
+	res, err := signer.Decode(ctx, to)
+	cancel()
+	result := verifyResult(err)
+	s.srv.metrics.returnPaths.WithLabelValues(result).Inc()
+	switch {
+	case err == nil:
+		s.signed.Signed = append(s.signed.Signed, provenance.SignedRecipient{ReturnPath: to, Recipient: res.Recipient, KeyID: res.KeyID})
+	case result == "lookup_failed":
+		s.srv.log.Error("cannot look up a signed return path's token, answered 451", "rcpt_to", to, "err", err)
+		return s.refuseRcpt(to, errCheckFailed)
+	case s.srv.cfg.AcceptFailedVERP:
+		s.signed.Failed = append(s.signed.Failed, provenance.FailedReturnPath{ReturnPath: to, Why: err.Error()})
+	default:
+		return s.refuseRcpt(to, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Return path signature does not verify: " + strings.TrimPrefix(err.Error(), "verp: ")})
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// verifyResult names the outcome of verp.Signer.Decode for the metrics.
+func verifyResult(err error) string {
+	switch {
+	case err == nil:
+		return "pass"
+	case errors.Is(err, verp.ErrFormat), errors.Is(err, verp.ErrTooLong):
+		return "format"
+	case errors.Is(err, verp.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, verp.ErrBadTag):
+		return "bad_tag"
+	case errors.Is(err, verp.ErrExpired):
+		return "expired"
+	case errors.Is(err, verp.ErrUnknownToken):
+		return "unknown_token"
+	}
+	return "lookup_failed"
 }
 
 // Data reads the message and answers 250 only once it is stored.
@@ -136,7 +202,7 @@ func (s *session) Data(r io.Reader) error {
 		return s.refuse(s.envelope(), "data", err)
 	}
 	defer in.close()
-	return s.srv.deliver(s.envelope(), in.bytes())
+	return s.srv.deliverSigned(s.envelope(), s.signed, in.bytes())
 }
 
 // LMTPData stores the message once and gives every recipient the same

@@ -1,0 +1,161 @@
+package smtpd
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/rebound-mail/rebound/provenance"
+	"github.com/rebound-mail/rebound/record"
+	"github.com/rebound-mail/rebound/verp"
+)
+
+func TestConnectionRate(t *testing.T) {
+	ts := startServer(t, Config{ConnectionsPerMinute: 2})
+	ts.dial(t).Quit()
+	ts.dial(t).Quit()
+	conn, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 256)
+	n, _ := conn.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "421 4.7.0 ") {
+		t.Fatalf("third connection in a minute got %q", buf[:n])
+	}
+	if got := counterValue(t, ts.srv.metrics.connsRejected.WithLabelValues("rate")); got != 1 {
+		t.Errorf("rejected{limit=rate} = %v", got)
+	}
+}
+
+func TestMessageRate(t *testing.T) {
+	ts := startServer(t, Config{MessagesPerMinute: 2})
+	c := ts.dial(t)
+	for i := range 2 {
+		if err := send(c, "", []string{"b@bounces.example.org"}, fixture(t)); err != nil {
+			t.Fatalf("message %d: %v", i+1, err)
+		}
+	}
+	wantCode(t, send(c, "", []string{"b@bounces.example.org"}, fixture(t)), 451, smtp.EnhancedCode{4, 7, 0})
+	if got := counterValue(t, ts.srv.metrics.rateLimited); got != 1 {
+		t.Errorf("rate limited = %v", got)
+	}
+	if n := len(ts.store.messages()); n != 2 {
+		t.Errorf("%d messages stored, want 2", n)
+	}
+	// An exempt client is not limited.
+	ex := startServer(t, Config{MessagesPerMinute: 1, RateLimitExempt: rateExemptLoopback})
+	c = ex.dial(t)
+	for i := range 3 {
+		if err := send(c, "", []string{"b@bounces.example.org"}, fixture(t)); err != nil {
+			t.Fatalf("exempt client, message %d: %v", i+1, err)
+		}
+	}
+}
+
+// signedServer starts a listener with a signer and the provenance checker
+// of the default policy; fakeAnalyzer makes a hard record per
+// Final-Recipient line.
+func signedServer(t *testing.T, accept bool) (*testServer, *verp.Signer) {
+	t.Helper()
+	signer, err := verp.New([]verp.Key{{ID: "k1", Secret: []byte("listener-test-secret-0123")}}, verp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, Config{Signer: signer, AcceptFailedVERP: accept,
+		Provenance: &provenance.Checker{Hostname: "rebound.test", Unsigned: provenance.PolicyRegistered}})
+	return ts, signer
+}
+
+func report(rcpts ...string) []byte {
+	var b strings.Builder
+	b.WriteString("From: MAILER-DAEMON@mx.dest.example\r\nSubject: failure\r\n\r\n")
+	for _, r := range rcpts {
+		b.WriteString("Final-Recipient: rfc822; " + r + "\r\n")
+	}
+	return []byte(b.String())
+}
+
+func TestSignedReturnPaths(t *testing.T) {
+	ts, signer := signedServer(t, false)
+	rp, err := signer.Encode(context.Background(), "jane@dest.example", "bounces.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ts.dial(t)
+	if err := send(c, "", []string{rp}, report("jane@dest.example", "other@dest.example")); err != nil {
+		t.Fatalf("signed return path: %v", err)
+	}
+	msgs := ts.store.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages stored", len(msgs))
+	}
+	recs := msgs[0].Records
+	if len(recs) != 2 || recs[0].Auth != record.AuthVERP || !recs[0].Authenticated || recs[1].Auth != record.AuthFailed {
+		t.Errorf("records %+v", recs)
+	}
+	if !strings.Contains(msgs[0].AuthResults, "verp=pass") {
+		t.Errorf("auth results %q", msgs[0].AuthResults)
+	}
+	if got := counterValue(t, ts.srv.metrics.returnPaths.WithLabelValues("pass")); got != 1 {
+		t.Errorf("return paths{pass} = %v", got)
+	}
+
+	// A wrong tag is refused at RCPT; the transaction has no recipient.
+	local := rp[:strings.IndexByte(rp, '@')]
+	parts := strings.Split(local, "+")
+	last := parts[2][len(parts[2])-1]
+	swap := byte('a')
+	if last == 'a' {
+		swap = 'b'
+	}
+	parts[2] = parts[2][:len(parts[2])-1] + string(swap)
+	forged := strings.Join(parts, "+") + rp[len(local):]
+	if err := c.Mail("", nil); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Rcpt(forged, nil)
+	wantCode(t, err, 550, smtp.EnhancedCode{5, 7, 1})
+	if !strings.Contains(err.Error(), "tag") {
+		t.Errorf("refusal %q does not say the tag is wrong", err)
+	}
+	c.Reset()
+	// Not one of ours: an address at the bounce domain that does not
+	// claim to be signed is an ordinary recipient.
+	if err := send(c, "", []string{"bounces@bounces.example.org"}, report("joe@dest.example")); err != nil {
+		t.Fatal(err)
+	}
+	msgs = ts.store.messages()
+	if recs := msgs[len(msgs)-1].Records; len(recs) != 1 || recs[0].Auth != record.AuthNone {
+		t.Errorf("unsigned report: %+v", recs)
+	}
+	if got := counterValue(t, ts.srv.metrics.returnPaths.WithLabelValues("bad_tag")); got != 1 {
+		t.Errorf("return paths{bad_tag} = %v", got)
+	}
+}
+
+func TestSignedReturnPathAccepted(t *testing.T) {
+	ts, signer := signedServer(t, true)
+	rp, _ := signer.Encode(context.Background(), "jane@dest.example", "bounces.example.org")
+	unknown := strings.Replace(rp, "+k1+", "+k7+", 1)
+	c := ts.dial(t)
+	if err := send(c, "", []string{unknown}, report("jane@dest.example")); err != nil {
+		t.Fatalf("accept policy: %v", err)
+	}
+	msgs := ts.store.messages()
+	if recs := msgs[0].Records; len(recs) != 1 || recs[0].Auth != record.AuthFailed || recs[0].Authenticated {
+		t.Errorf("records %+v", recs)
+	}
+	if got := counterValue(t, ts.srv.metrics.returnPaths.WithLabelValues("unknown_key")); got != 1 {
+		t.Errorf("return paths{unknown_key} = %v", got)
+	}
+}
+
+var rateExemptLoopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
