@@ -172,19 +172,11 @@ func (s *session) rcptSigned(signer *verp.Signer, to string) error {
 
 // verifyResult names the outcome of verp.Signer.Decode for the metrics.
 func verifyResult(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return "pass"
-	case errors.Is(err, verp.ErrFormat), errors.Is(err, verp.ErrTooLong):
-		return "format"
-	case errors.Is(err, verp.ErrUnknownKey):
-		return "unknown_key"
-	case errors.Is(err, verp.ErrBadTag):
-		return "bad_tag"
-	case errors.Is(err, verp.ErrExpired):
-		return "expired"
-	case errors.Is(err, verp.ErrUnknownToken):
-		return "unknown_token"
+	}
+	if r := verp.Reason(err); r != "" {
+		return r
 	}
 	return "lookup_failed"
 }
