@@ -16,7 +16,8 @@ type VERP struct {
 	// Keys sign and verify return paths: the first signs, all verify, so
 	// that a new key is put first and the old one kept until mail signed
 	// with it can no longer bounce (MaxAge). No keys: no return path is
-	// signed, and one that claims to be is refused or stored as failed.
+	// verified; every recipient is an ordinary address, and its reports
+	// follow the policy for unsigned ones.
 	Keys []VERPKey `toml:"keys"`
 	// Prefix starts the local part of every signed return path.
 	Prefix string `toml:"prefix"`
