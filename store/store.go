@@ -29,6 +29,11 @@
 //   - A record's Confidence and Evidence are stored as given and read back
 //     as stored; records stored before the schema had them read back with
 //     both empty, and an empty Confidence is treated as high (see Query).
+//   - A record's Auth and its message's AuthResults are stored as given; a
+//     record whose Auth does not count (record.Record CountsForSuppression)
+//     is stored and listed, and changes no suppression.
+//   - Registrations of sent messages and VERP tokens are idempotent: what
+//     was stored first is kept.
 package store
 
 import (
@@ -65,6 +70,11 @@ type Message struct {
 	// the decoder's limit (dsn.Limits.MaxRecipients): the message is stored
 	// whole, with records for the first recipients only.
 	TruncatedRecipients int
+	// AuthResults says how the report was authenticated, in the style of
+	// an Authentication-Results header field (RFC 8601 section 2.2), e.g.
+	// "rebound; verp=pass key=k1; dkim=pass header.d=example.com"; ""
+	// when it was not checked. Each record's Auth is the conclusion.
+	AuthResults string
 }
 
 // SaveResult tells what Save did with one message.
@@ -183,6 +193,31 @@ type Store interface {
 	// Message returns one stored message with its raw bytes and records, or
 	// ErrNotFound.
 	Message(ctx context.Context, id int64) (*Message, error)
+
+	// RegisterSent stores messages the sender's application sent, one
+	// Sent per recipient, in one transaction, and returns how many pairs
+	// of Message-ID and recipient were new. It is idempotent: a pair
+	// registered before keeps its first row (SentAt included), and takes
+	// the Campaign and Tenant given when they are not empty. Message-IDs
+	// are kept as MessageID has them, recipients as Address does; an
+	// empty Message-ID or a recipient that is no address is an error
+	// naming it, and nothing is stored. A zero SentAt is the store's
+	// clock. At most MaxRegister at once.
+	RegisterSent(ctx context.Context, sent []Sent) (int, error)
+	// SentTo returns the registrations of messageID (as MessageID has it:
+	// angle brackets and spaces around it do not matter), by recipient;
+	// none is an empty slice and a nil error.
+	SentTo(ctx context.Context, messageID string) ([]Sent, error)
+	// PruneSent deletes the registrations sent before before and returns
+	// how many.
+	PruneSent(ctx context.Context, before time.Time) (int64, error)
+	// PutVERPToken keeps the address behind a VERP token (package verp),
+	// with the store's clock as its creation time. It is idempotent: a
+	// token stored before keeps its first address.
+	PutVERPToken(ctx context.Context, token, address string) error
+	// VERPToken returns the address behind token, or "" and a nil error
+	// when the token is unknown.
+	VERPToken(ctx context.Context, token string) (string, error)
 
 	// Close waits for in-flight saves and releases the store.
 	Close() error

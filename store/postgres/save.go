@@ -353,6 +353,7 @@ func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[s
 		format                                 = make([]string, 0, n)
 		raw                                    = make([][]byte, 0, n)
 		truncated                              = make([]int32, 0, n)
+		authResults                            = make([]string, 0, n)
 	)
 	for _, i := range order {
 		r := batch[i]
@@ -370,16 +371,17 @@ func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[s
 		size = append(size, int64(r.RawSize))
 		raw = append(raw, r.Raw)
 		truncated = append(truncated, int32(m.TruncatedRecipients))
+		authResults = append(authResults, r.AuthResults)
 	}
 	ids := make(map[[sha256.Size]byte]int64, n)
 	b.Queue(`INSERT INTO messages (content_hash, received_at, source, remote_addr,
-		helo, mail_from, rcpt_to, parse_error, format, raw_size, raw, truncated_recipients)
-		SELECT h, ra, so, re, he, mf, rt, pe, fo, si, rw, tr FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-			$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bytea[], $12::int[])
-			WITH ORDINALITY AS u(h, ra, so, re, he, mf, rt, pe, fo, si, rw, tr, n)
+		helo, mail_from, rcpt_to, parse_error, format, raw_size, raw, truncated_recipients, auth_results)
+		SELECT h, ra, so, re, he, mf, rt, pe, fo, si, rw, tr, ar FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+			$6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bytea[], $12::int[], $13::text[])
+			WITH ORDINALITY AS u(h, ra, so, re, he, mf, rt, pe, fo, si, rw, tr, ar, n)
 			ORDER BY n
 		ON CONFLICT (content_hash) DO NOTHING RETURNING id, content_hash`,
-		hash, received, source, remote, helo, from, rcpt, perr, format, size, raw, truncated).Query(func(rows pgx.Rows) error {
+		hash, received, source, remote, helo, from, rcpt, perr, format, size, raw, truncated, authResults).Query(func(rows pgx.Rows) error {
 		var id int64
 		var h []byte
 		_, err := pgx.ForEachRow(rows, []any{&id, &h}, func() error {
@@ -398,7 +400,7 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 		key, address, domain, source, recipient, origRcpt, action, status, smtp  = col(), col(), col(), col(), col(), col(), col(), col(), col()
 		diag, remoteMTA, reportingMTA, reason, class, owner, advice, expl, entry = col(), col(), col(), col(), col(), col(), col(), col(), col()
 		feedback, origID, origFrom, origTo, origSubject, headers, format         = col(), col(), col(), col(), col(), col(), col()
-		confidence, evidence, rcptInvalid                                        = col(), col(), col()
+		confidence, evidence, rcptInvalid, authHow                               = col(), col(), col(), col()
 		idx                                                                      = make([]int64, 0, n)
 		received                                                                 = make([]int64, 0, n)
 		auth                                                                     = make([]bool, 0, n)
@@ -436,25 +438,26 @@ func queueInsertRecords(b *pgx.Batch, recs []*sqlstore.PreparedRecord, msg []int
 		confidence = append(confidence, text(r.Confidence))
 		evidence = append(evidence, text(r.Evidence))
 		rcptInvalid = append(rcptInvalid, text(r.RecipientInvalid))
+		authHow = append(authHow, text(r.Auth))
 	}
 	inserted := make(map[string]int64, n)
 	b.Queue(`INSERT INTO records (message_id, key, address, recipient_domain,
 		source, idx, recipient, original_recipient, action, status, smtp_code, diagnostic,
 		remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation, catalog_entry,
 		feedback_type, original_message_id, original_from, original_to, original_subject,
-		original_headers, format, received_at, authenticated, confidence, evidence, recipient_invalid)
-		SELECT m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, ri
+		original_headers, format, received_at, authenticated, confidence, evidence, recipient_invalid, auth)
+		SELECT m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, ri, ah
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
 			$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
 			$14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
 			$21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-			$28::bigint[], $29::bool[], $30::text[], $31::text[], $32::text[])
-			WITH ORDINALITY AS u(m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, ri, n)
+			$28::bigint[], $29::bool[], $30::text[], $31::text[], $32::text[], $33::text[])
+			WITH ORDINALITY AS u(m, k, a, d, so, i, rc, orc, ac, st, sc, dg, rm, rp, re, cl, fo, ad, ex, ce, ft, omi, of, ot, os, oh, fm, ra, au, cf, ev, ri, ah, n)
 			ORDER BY n
 		ON CONFLICT (key) DO NOTHING RETURNING key, id`,
 		msg, key, address, domain, source, idx, recipient, origRcpt, action, status, smtp, diag,
 		remoteMTA, reportingMTA, reason, class, owner, advice, expl, entry, feedback, origID,
-		origFrom, origTo, origSubject, headers, format, received, auth, confidence, evidence, rcptInvalid).Query(func(rows pgx.Rows) error {
+		origFrom, origTo, origSubject, headers, format, received, auth, confidence, evidence, rcptInvalid, authHow).Query(func(rows pgx.Rows) error {
 		var k string
 		var id int64
 		_, err := pgx.ForEachRow(rows, []any{&k, &id}, func() error {

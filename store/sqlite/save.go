@@ -59,7 +59,7 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 	st := w.stmts
 	m := &p.env
 	res, err := st.insertMessage.ExecContext(ctx, p.Hash[:], p.ReceivedAt, m.Source, m.RemoteAddr,
-		m.Helo, m.MailFrom, p.RcptTo, m.ParseError, m.Format, p.RawSize, p.Raw, m.TruncatedRecipients)
+		m.Helo, m.MailFrom, p.RcptTo, m.ParseError, m.Format, p.RawSize, p.Raw, m.TruncatedRecipients, p.AuthResults)
 	if err != nil {
 		return store.SaveResult{}, fmt.Errorf("sqlite: storing message: %w", err)
 	}
@@ -84,7 +84,7 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 			r.Diagnostic, r.RemoteMTA, r.ReportingMTA, r.Reason, r.Class, r.FixOwner, r.Advice,
 			r.Explanation, r.CatalogEntry, r.FeedbackType, r.OriginalMessageID, r.OriginalFrom,
 			r.OriginalTo, r.OriginalSubject, pr.Headers, r.Format, sqlstore.UnixNano(r.ReceivedAt),
-			r.Authenticated, r.Confidence, r.Evidence, r.RecipientInvalid)
+			r.Authenticated, r.Confidence, r.Evidence, r.RecipientInvalid, r.Auth)
 		if err != nil {
 			return store.SaveResult{}, fmt.Errorf("sqlite: storing record %d: %w", r.Index, err)
 		}

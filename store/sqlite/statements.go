@@ -18,6 +18,8 @@ type statements struct {
 	findIncident, insertIncident   *sql.Stmt
 	extendIncident                 *sql.Stmt
 	insertEvent, insertChange      *sql.Stmt
+	insertSent, updateSent         *sql.Stmt
+	insertToken                    *sql.Stmt
 	all                            []*sql.Stmt
 }
 
@@ -37,12 +39,12 @@ func prepare(conn *sql.Conn) (*statements, error) {
 		{&st.release, `RELEASE job`},
 		{&st.rollbackTo, `ROLLBACK TO job`},
 		{&st.insertMessage, `INSERT INTO messages (content_hash, received_at, source, remote_addr,
-			helo, mail_from, rcpt_to, parse_error, format, raw_size, raw, truncated_recipients)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			helo, mail_from, rcpt_to, parse_error, format, raw_size, raw, truncated_recipients, auth_results)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (content_hash) DO NOTHING`},
 		{&st.messageByHash, `SELECT id FROM messages WHERE content_hash = ?`},
 		{&st.insertRecord, `INSERT INTO records (message_id, key, address, recipient_domain, ` + sqlstore.RecordColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.loadAddress, `SELECT ` + sqlstore.AddressColumns + ` FROM addresses WHERE address = ?`},
 		{&st.storeAddress, `INSERT INTO addresses (` + sqlstore.AddressColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -63,6 +65,14 @@ func prepare(conn *sql.Conn) (*statements, error) {
 			first_seen, last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, 1)`},
 		{&st.extendIncident, `UPDATE incidents SET first_seen = ?, last_seen = ?, count = count + 1
 			WHERE id = ?`},
+		// A pair registered before keeps its row; updateSent then takes
+		// the campaign and tenant given.
+		{&st.insertSent, `INSERT INTO sent_messages (` + sqlstore.SentColumns + `) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (message_id, recipient) DO NOTHING`},
+		{&st.updateSent, `UPDATE sent_messages SET campaign = coalesce(nullif(?, ''), campaign),
+			tenant = coalesce(nullif(?, ''), tenant) WHERE message_id = ? AND recipient = ?`},
+		{&st.insertToken, `INSERT INTO verp_tokens (token, address, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (token) DO NOTHING`},
 	} {
 		s, err := conn.PrepareContext(context.Background(), p.sql)
 		if err != nil {

@@ -23,6 +23,8 @@ type Prepared struct {
 	RcptTo     string            // JSON array of the envelope recipients
 	RawSize    int
 	Raw        []byte // compressed
+	// AuthResults is the message's AuthResults, as the backend keeps text.
+	AuthResults string
 	// Records are none for a message with a ParseError: it is kept for a
 	// human, never scored.
 	Records []PreparedRecord
@@ -75,6 +77,8 @@ func Prepare(m *store.Message, now func() time.Time, c Cleaning) (Prepared, erro
 		RcptTo:     string(rcptJSON),
 		RawSize:    len(m.Raw),
 		Raw:        Compress(m.Raw),
+
+		AuthResults: apply(c.Text, m.AuthResults),
 	}
 	if m.ParseError != "" {
 		return p, nil

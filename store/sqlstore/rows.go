@@ -16,7 +16,7 @@ const RecordColumns = `source, idx, recipient, original_recipient, action, statu
 	diagnostic, remote_mta, reporting_mta, reason, class, fix_owner, advice, explanation,
 	catalog_entry, feedback_type, original_message_id, original_from, original_to,
 	original_subject, original_headers, format, received_at, authenticated, confidence, evidence,
-	recipient_invalid`
+	recipient_invalid, auth`
 
 // RecordReadColumns are the columns of a record with its ID and
 // MessageID, in the order CollectRecords expects.
@@ -30,7 +30,7 @@ const AddressColumns = `address, soft_count, window_start, last_bounce, suppress
 // MessageColumns are the columns of a message's envelope, in the order
 // ScanMessage expects.
 const MessageColumns = `id, received_at, source, remote_addr, helo, mail_from, rcpt_to, parse_error, format,
-	truncated_recipients`
+	truncated_recipients, auth_results`
 
 const incidentColumns = `id, domain, status, reason, sample, first_seen, last_seen, count`
 
@@ -43,7 +43,7 @@ func scanRecord(row Scanner) (r record.Record, decodeErr, err error) {
 		&r.Status, &r.SMTPCode, &r.Diagnostic, &r.RemoteMTA, &r.ReportingMTA, &r.Reason,
 		&r.Class, &r.FixOwner, &r.Advice, &r.Explanation, &r.CatalogEntry, &r.FeedbackType,
 		&r.OriginalMessageID, &r.OriginalFrom, &r.OriginalTo, &r.OriginalSubject, &headers,
-		&r.Format, &received, &r.Authenticated, &r.Confidence, &r.Evidence, &r.RecipientInvalid)
+		&r.Format, &received, &r.Authenticated, &r.Confidence, &r.Evidence, &r.RecipientInvalid, &r.Auth)
 	if err != nil {
 		return r, nil, err
 	}
@@ -85,7 +85,7 @@ func ScanMessage(row Scanner, extra ...any) (store.Message, error) {
 	var rcpt string
 	var truncated int64
 	dest := append([]any{&m.ID, &received, &m.Source, &m.RemoteAddr, &m.Helo, &m.MailFrom,
-		&rcpt, &m.ParseError, &m.Format, &truncated}, extra...)
+		&rcpt, &m.ParseError, &m.Format, &truncated, &m.AuthResults}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return m, err
 	}

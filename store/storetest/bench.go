@@ -54,3 +54,39 @@ func BenchSaveParallel(b *testing.B, s store.Store, tmpl []byte) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
+
+// SentRegistrations is how many registrations BenchSentTo looks up among.
+const SentRegistrations = 1_000_000
+
+// BenchSentTo measures the lookup every report's Message-ID takes
+// (Store.SentTo) among SentRegistrations registrations: one message to
+// one recipient each, as a bulk sender sends, registered MaxRegister at
+// a time before the timer starts.
+func BenchSentTo(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	sentAt := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	id := func(i int) string { return "m" + strconv.Itoa(i) + ".campaign@sender.example" }
+	batch := make([]store.Sent, 0, store.MaxRegister)
+	for i := 0; i < SentRegistrations; i += store.MaxRegister {
+		batch = batch[:0]
+		for j := i; j < i+store.MaxRegister && j < SentRegistrations; j++ {
+			batch = append(batch, store.Sent{MessageID: id(j), Recipient: "u" + strconv.Itoa(j) + "@example.org",
+				Campaign: "may-2026", SentAt: sentAt.Add(time.Duration(j) * time.Millisecond)})
+		}
+		if n, err := s.RegisterSent(ctx, batch); err != nil || n != len(batch) {
+			b.Fatalf("registering: %d new, %v; want %d", n, err, len(batch))
+		}
+	}
+	i := 0
+	for b.Loop() {
+		// Spread over the whole key range, as reports arrive.
+		i = (i + 7919) % SentRegistrations
+		sent, err := s.SentTo(ctx, "<"+id(i)+">")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(sent) != 1 {
+			b.Fatalf("SentTo(%s): %d registrations, want 1", id(i), len(sent))
+		}
+	}
+}
