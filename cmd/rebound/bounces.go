@@ -120,16 +120,16 @@ func writeRecordTableVerbose(w io.Writer, recs []record.Record) error {
 
 func recordTable(w io.Writer, recs []record.Record, evidence bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := "RECEIVED\tRECIPIENT\tCLASS\tCONF\tREASON\tSTATUS\tACTION\tDIAGNOSTIC"
+	header := "RECEIVED\tRECIPIENT\tCLASS\tCONF\tAUTH\tREASON\tSTATUS\tACTION\tDIAGNOSTIC"
 	if evidence {
 		header += "\tEVIDENCE"
 	}
 	fmt.Fprintln(tw, header)
 	for i := range recs {
 		r := &recs[i]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s",
 			r.ReceivedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Recipient), orDash(r.Class),
-			orDash(r.Confidence), orDash(r.Reason), orDash(r.Status), orDash(r.Action), orDash(clip(r.Diagnostic, 60)))
+			orDash(r.Confidence), orDash(r.Auth), orDash(r.Reason), orDash(r.Status), orDash(r.Action), orDash(clip(r.Diagnostic, 60)))
 		if evidence {
 			fmt.Fprintf(tw, "\t%s", orDash(oneLine(r.Evidence)))
 		}

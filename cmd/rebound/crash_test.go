@@ -47,7 +47,19 @@ type serverProcess struct {
 
 func startServerProcess(t *testing.T, db, addr string) *serverProcess {
 	t.Helper()
-	return startServeProcess(t, addr, "--db", db, "--listen", addr, "--api-listen=", "--domain", "bounces.example.org")
+	return startServeProcess(t, addr, "--config", trustConfig(t), "--db", db, "--listen", addr, "--api-listen=", "--domain", "bounces.example.org")
+}
+
+// trustConfig writes a configuration that counts every report, signed or
+// not (authentication.unsigned = "trust"), for the tests of durability and
+// scoring whose reports come from no registered message.
+func trustConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "trust.toml")
+	if err := os.WriteFile(path, []byte("[authentication]\nunsigned = \"trust\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // startServeProcess runs "rebound serve args..." in a child process, which

@@ -29,10 +29,13 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	db := dbFlag(fs)
 	lang := fs.String("lang", "en", "language of the explanations: en or nl")
 	quiet := fs.Bool("quiet", false, "no progress line, even on a terminal")
-	cfgPath := fs.String("config", "", "configuration file (TOML) of rebound serve: its store, suppression policy and language; --db and --lang override")
+	cfgPath := fs.String("config", "", "configuration file (TOML) of rebound serve: its store, suppression policy, authentication and language; --db, --lang and --unsigned override")
+	unsigned := fs.String("unsigned", "", "policy for reports that came to no signed return path: registered, trust or never (default: the configuration's, else registered)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound import [--config FILE] [--db PATH-or-URL] [--lang en|nl] PATH...")
+		fmt.Fprintln(stderr, "usage: rebound import [--config FILE] [--db PATH-or-URL] [--lang en|nl] [--unsigned POLICY] PATH...")
 		fmt.Fprintln(stderr, "\nPATH is a message file, an mbox file, a maildir or other folder, or - for standard input.")
+		fmt.Fprintln(stderr, "A message whose Delivered-To, X-Original-To or Envelope-To is a signed return path is")
+		fmt.Fprintln(stderr, "authenticated by it, as at RCPT; others follow the policy for unsigned reports.")
 		fs.PrintDefaults()
 	}
 	if stop, status := parseFlags(fs, args); stop {
@@ -50,9 +53,24 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failf(stderr, "import", "%v", err)
 	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return failf(stderr, "import", "%v", err)
+	}
+	if *unsigned != "" {
+		cfg.Authentication.Unsigned = *unsigned
+	}
+	if err := cfg.ResolveSecrets(os.Getenv); err != nil {
+		return failf(stderr, "import", "%v", err)
+	}
 	ctx := context.Background()
 	st, err := openStore(ctx, url, opts)
 	if err != nil {
+		return failf(stderr, "import", "%v", err)
+	}
+	auth, err := newImportAuth(&cfg, st)
+	if err != nil {
+		st.Close()
 		return failf(stderr, "import", "%v", err)
 	}
 	in := &mailbox.Reader{Stdin: os.Stdin, MaxSize: int64(dsn.DefaultLimits.MaxMessageSize)}
@@ -60,7 +78,7 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	if !*quiet && isTerminal(stderr) {
 		progress = stderr
 	}
-	sum := importMessages(ctx, an, st, in, fs.Args(), progress, stderr)
+	sum := importMessages(ctx, an, auth, st, in, fs.Args(), progress, stderr)
 	if err := st.Close(); err != nil {
 		fmt.Fprintf(stderr, "rebound import: closing store: %v\n", err)
 		sum.errors.Add(1)
@@ -81,7 +99,7 @@ type importSummary struct {
 // save at once, so that the store commits their saves together. A message
 // that makes the decoder panic is stored as unrecognized, like one that
 // cannot be decoded, and counted as an error with the panic on stderr.
-func importMessages(ctx context.Context, an bounce.MessageAnalyzer, st store.Store, in *mailbox.Reader, paths []string, progress, stderr io.Writer) *importSummary {
+func importMessages(ctx context.Context, an bounce.MessageAnalyzer, auth *importAuth, st store.Store, in *mailbox.Reader, paths []string, progress, stderr io.Writer) *importSummary {
 	sum := &importSummary{}
 	work := make(chan mailbox.Message, 64)
 	var errMu sync.Mutex
@@ -100,7 +118,7 @@ func importMessages(ctx context.Context, an bounce.MessageAnalyzer, st store.Sto
 		go func() {
 			defer wg.Done()
 			for m := range work {
-				res, err := importOne(ctx, an, st, m)
+				res, err := importOne(ctx, an, auth, st, m)
 				if res.panic != nil {
 					report("%s: %v\n%s", m.Source, res.panic, strings.TrimSuffix(panicStack(res.panic), "\n"))
 				}
@@ -173,7 +191,7 @@ type importResult struct {
 
 // importOne decodes and stores one message; a message that cannot be
 // decoded, or makes the decoder panic, is stored as unrecognized.
-func importOne(ctx context.Context, an bounce.MessageAnalyzer, st store.Store, m mailbox.Message) (importResult, error) {
+func importOne(ctx context.Context, an bounce.MessageAnalyzer, auth *importAuth, st store.Store, m mailbox.Message) (importResult, error) {
 	now := time.Now().UTC()
 	msg := &store.Message{ReceivedAt: now, Source: m.Source, Raw: m.Data}
 	var out importResult
@@ -190,6 +208,11 @@ func importOne(ctx context.Context, an bounce.MessageAnalyzer, st store.Store, m
 			recs[i].ReceivedAt = now
 		}
 		msg.Records = recs
+		if len(recs) > 0 {
+			if msg.AuthResults, err = auth.check(ctx, m.Data, rep, recs); err != nil {
+				return out, err
+			}
+		}
 	}
 	res, err := st.Save(ctx, msg)
 	if err != nil {

@@ -28,7 +28,7 @@ func TestImportPanicPerMessage(t *testing.T) {
 
 	var errOut bytes.Buffer
 	in := &mailbox.Reader{MaxSize: int64(dsn.DefaultLimits.MaxMessageSize)}
-	sum := importMessages(ctx, newPoisonAnalyzer(t), st, in, []string{box}, nil, &errOut)
+	sum := importMessages(ctx, newPoisonAnalyzer(t), nil, st, in, []string{box}, nil, &errOut)
 	if got := [5]int64{sum.messages.Load(), sum.records.Load(), sum.duplicates.Load(), sum.unrecognized.Load(), sum.errors.Load()}; got != [5]int64{3, 4, 0, 1, 1} {
 		t.Errorf("messages, records, duplicates, unrecognized, errors = %v, want [3 4 0 1 1]", got)
 	}

@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"bench-lookup": {"measure the latency of suppression lookups through the API at a fixed rate", runBenchLookup},
 		"suppressions": {"list, check, add, remove and export suppressed addresses", runSuppressions},
 		"incidents":    {"list sending-side incidents (blocks by destination)", runIncidents},
+		"verp":         {"encode and decode signed return paths (VERP)", runVERP},
 	}
 }
 

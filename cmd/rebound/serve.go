@@ -124,6 +124,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		}
 	}()
 
+	signer, err := newSigner(&cfg, st)
+	if err != nil {
+		return failf(stderr, "serve", "verp: %v", err)
+	}
+	checker, err := newProvenance(&cfg, st)
+	if err != nil {
+		return failf(stderr, "serve", "authentication: %v", err)
+	}
+	for _, w := range cfg.Unsafe() {
+		log.Warn("unsafe configuration", "setting", w)
+	}
+	if signer == nil {
+		log.Info("no VERP keys: no return path is verified", "unsigned_policy", cfg.Authentication.Unsigned)
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := smtpd.NewMetrics(reg)
@@ -154,6 +169,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		SpoolDir:            cfg.Listener.SpoolDir,
 		TLS:                 tlsConfig,
 		Stored:              stored,
+
+		ConnectionsPerMinute: cfg.Listener.ConnectionsPerMinute,
+		MessagesPerMinute:    cfg.Listener.MessagesPerMinute,
+		RateLimitExempt:      rateLimitExempt(&cfg),
+		Signer:               signer,
+		AcceptFailedVERP:     cfg.VERP.OnFailure == config.VERPAccept,
+		Provenance:           checker,
 	}, st, an, log, metrics)
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
@@ -218,6 +240,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	}
 
 	deliverCtx, stopDelivery := context.WithCancel(context.Background())
+	go pruneSent(deliverCtx, st, time.Duration(cfg.Authentication.SentRetention), log)
 	deliveryDone := make(chan struct{})
 	if deliverer != nil {
 		go func() {

@@ -15,16 +15,23 @@ func storeOptions(cfg *config.Config) store.Options {
 	return store.Options{Policy: cfg.Policy(), BatchSize: cfg.Store.BatchSize}
 }
 
+// loadConfig reads the configuration file at path, or gives the defaults
+// when path is empty.
+func loadConfig(path string) (config.Config, error) {
+	if path == "" {
+		return config.Defaults(), nil
+	}
+	return config.Load(path)
+}
+
 // importSettings resolves what rebound import works with: the store URL,
 // its options and the language of the explanations. Without --config they
 // are the defaults; with it, those of the file (what rebound serve reads),
 // each overridden by its flag when that was given.
 func importSettings(fs *flag.FlagSet, cfgPath, db, lang string) (url string, opts store.Options, language string, err error) {
-	cfg := config.Defaults()
-	if cfgPath != "" {
-		if cfg, err = config.Load(cfgPath); err != nil {
-			return "", store.Options{}, "", err
-		}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return "", store.Options{}, "", err
 	}
 	url, language = cfg.Store.URL, cfg.Classify.Language
 	fs.Visit(func(f *flag.Flag) {
