@@ -36,7 +36,7 @@ const (
 	MaxHost = 512
 	// MaxToken bounds the short values: Action, Status, SMTPCode,
 	// FeedbackType and the verdict's names (Reason, Class, FixOwner,
-	// Advice, CatalogEntry, Confidence, Format).
+	// Advice, CatalogEntry, Confidence, Format, Auth).
 	MaxToken = 256
 	// MaxSource bounds Source, a path or a listener's name.
 	MaxSource = 4 << 10
@@ -112,6 +112,7 @@ func boundFields(r *record.Record) {
 		{&r.CatalogEntry, MaxToken},
 		{&r.Confidence, MaxToken},
 		{&r.Format, MaxToken},
+		{&r.Auth, MaxToken},
 	} {
 		if len(*f.s) > f.max {
 			*f.s = cutText(*f.s, f.max)
