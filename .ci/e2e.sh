@@ -71,11 +71,15 @@ SERVE_PID=""
 "$WORK/rebound" bounces --json --db "$WORK/e2e.db" > "$WORK/records.jsonl"
 echo "e2e: $(wc -l < "$WORK/records.jsonl") records stored"
 printf '%s\n' "$METRICS" > "$WORK/metrics.txt"
+# The MTAs' DSNs concern messages nobody registered (POST /v1/sent) and came
+# to no signed return path: under the default policy they suppress nobody.
+"$WORK/rebound" suppressions list --json --db "$WORK/e2e.db" > "$WORK/suppressions.jsonl"
 
-python3 - "$WORK/records.jsonl" "$WORK/metrics.txt" "$((PF_SENT + EX_SENT))" "$((PF_NOT + EX_NOT))" <<'PY'
+python3 - "$WORK/records.jsonl" "$WORK/metrics.txt" "$((PF_SENT + EX_SENT))" "$((PF_NOT + EX_NOT))" "$WORK/suppressions.jsonl" <<'PY'
 import json, re, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 metrics = open(sys.argv[2]).read()
+suppressions = [l for l in open(sys.argv[5]) if l.strip()]
 delivered, undelivered = int(sys.argv[3]), int(sys.argv[4])
 by_case = {}
 for r in recs:
@@ -132,6 +136,9 @@ m = re.search(r"^rebound_smtp_messages_tempfailed_total (\S+)", metrics, re.M)
 check(m is not None and float(m.group(1)) == 0, "no message answered 451 (store failures)")
 m = re.search(r"^rebound_smtp_messages_unrecognized_total (\S+)", metrics, re.M)
 check(m is not None and float(m.group(1)) == 0, "every DSN decoded (none unrecognized)")
+check(recs and all(r.get("auth") == "none" and not r.get("authenticated") for r in recs),
+      "every record of an unregistered, unsigned DSN has auth none")
+check(not suppressions, f"unsigned DSNs of unregistered messages suppress nobody ({len(suppressions)} suppressions)")
 print(f"e2e: {fails} failed checks")
 sys.exit(1 if fails else 0)
 PY
