@@ -60,7 +60,7 @@ type signer struct {
 	key              ed25519.PrivateKey
 }
 
-func newSigner(t *testing.T, r *resolver, domain, selector string) signer {
+func newSigner(t testing.TB, r *resolver, domain, selector string) signer {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -73,7 +73,7 @@ func newSigner(t *testing.T, r *resolver, domain, selector string) signer {
 }
 
 // sign returns msg with a DKIM-Signature of s over the header fields keys.
-func (s signer) sign(t *testing.T, msg []byte, keys ...string) []byte {
+func (s signer) sign(t testing.TB, msg []byte, keys ...string) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	err := dkim.Sign(&out, bytes.NewReader(msg), &dkim.SignOptions{
@@ -90,7 +90,7 @@ func (s signer) sign(t *testing.T, msg []byte, keys ...string) []byte {
 	return out.Bytes()
 }
 
-func fixture(t *testing.T, name string) string {
+func fixture(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -105,7 +105,7 @@ func crlf(s string) []byte {
 
 // original returns the original message of testdata, with its To field
 // naming to when not empty.
-func original(t *testing.T, to string) []byte {
+func original(t testing.TB, to string) []byte {
 	msg := fixture(t, "original.eml")
 	if to != "" {
 		msg = strings.Replace(msg, "To: Jane Doe <jane@example.org>", "To: "+to, 1)
@@ -115,7 +115,7 @@ func original(t *testing.T, to string) []byte {
 
 // report builds a delivery status notification for recipients, attaching
 // orig as message/rfc822 (or as origType when not empty).
-func report(t *testing.T, orig []byte, origType string, recipients ...string) []byte {
+func report(t testing.TB, orig []byte, origType string, recipients ...string) []byte {
 	t.Helper()
 	var blocks strings.Builder
 	for _, r := range recipients {
@@ -132,7 +132,7 @@ func report(t *testing.T, orig []byte, origType string, recipients ...string) []
 	return bytes.Replace(b, []byte("{{ORIGINAL}}\r\n"), orig, 1)
 }
 
-func complaint(t *testing.T, orig []byte, recipient string) []byte {
+func complaint(t testing.TB, orig []byte, recipient string) []byte {
 	msg := fixture(t, "arf.eml")
 	msg = strings.Replace(msg, "{{RCPTTO}}", "fbl@bounces.example.com", 1)
 	msg = strings.Replace(msg, "{{RECIPIENT}}", recipient, 1)
