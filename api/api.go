@@ -1,6 +1,9 @@
 // Package api is Rebound's HTTP API: the bounce records, stored messages,
 // the suppression list, incidents, statistics and webhook delivery state of
-// a store, as JSON under /v1, with bearer tokens scoped read or write.
+// a store, as JSON under /v1, with bearer tokens scoped read or write. A
+// mailer also gets from it the signed return paths (package verp) of its
+// messages, and registers the messages it sent, so that the bounces of its
+// mail can be told from forged ones.
 //
 // Errors are problem details (RFC 9457, application/problem+json); a bad
 // parameter is named in the problem's "parameter" member. The routes and
@@ -27,12 +30,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/verp"
 )
 
 // Scopes of a token.
 const (
-	ScopeRead  = "read"  // every GET route under /v1
-	ScopeWrite = "write" // changes: suppressions, webhook replays
+	ScopeRead  = "read"  // every GET route under /v1, batch checks, decoding return paths
+	ScopeWrite = "write" // changes: suppressions, webhook replays, return paths, sent mail
 )
 
 // Defaults of Config.
@@ -58,7 +62,13 @@ type Config struct {
 	// answers 401: the API is never open by omission.
 	Tokens   []Token
 	MaxBody  int64 // bound of a request body in bytes; 0: DefaultMaxBody
-	MaxBatch int   // bound of the addresses of a batch check; 0: DefaultMaxBatch
+	MaxBatch int   // bound of the addresses or messages of a batch; 0: DefaultMaxBatch
+	// Signer signs the return paths of POST /v1/verp and verifies those
+	// of POST /v1/verp/decode; nil: both answer 503.
+	Signer *verp.Signer
+	// BounceDomains are the domains at which bounces are received; the
+	// first is the domain of return paths asked for without one.
+	BounceDomains []string
 	// Gatherer, when set, is served on /metrics, without authentication
 	// as Prometheus scrapers expect.
 	Gatherer prometheus.Gatherer
@@ -73,16 +83,19 @@ type Config struct {
 
 // API serves the routes of a store. Create it with New.
 type API struct {
-	store     store.Store
-	tokens    []tokenHash
-	maxBody   int64
-	maxBatch  int
-	endpoints []string
-	log       *slog.Logger
-	now       func() time.Time
-	metrics   *metrics
-	gatherer  prometheus.Gatherer
-	mux       *http.ServeMux
+	store  store.Store
+	signer *verp.Signer
+	// bounceDomains are normalized as the signer writes them.
+	bounceDomains []string
+	tokens        []tokenHash
+	maxBody       int64
+	maxBatch      int
+	endpoints     []string
+	log           *slog.Logger
+	now           func() time.Time
+	metrics       *metrics
+	gatherer      prometheus.Gatherer
+	mux           *http.ServeMux
 }
 
 // tokenHash keeps a token by the SHA-256 of its secret, so that every
@@ -103,6 +116,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{
 		store:     cfg.Store,
+		signer:    cfg.Signer,
 		maxBody:   cfg.MaxBody,
 		maxBatch:  cfg.MaxBatch,
 		endpoints: slices.Clone(cfg.Endpoints),
@@ -121,6 +135,16 @@ func New(cfg Config) (*API, error) {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	for i, d := range cfg.BounceDomains {
+		n, err := normalizeBounceDomain(d)
+		if err != nil {
+			return nil, fmt.Errorf("api: bounce domain %d: %v", i+1, err)
+		}
+		if slices.Contains(a.bounceDomains, n) {
+			return nil, fmt.Errorf("api: bounce domain %q given twice", n)
+		}
+		a.bounceDomains = append(a.bounceDomains, n)
 	}
 	names := map[string]bool{}
 	for i, t := range cfg.Tokens {
@@ -201,6 +225,11 @@ func (a *API) routeTable() []route {
 		{"PUT", "/v1/suppressions/{address}", ScopeWrite, a.putSuppression},
 		{"DELETE", "/v1/suppressions/{address}", ScopeWrite, a.deleteSuppression},
 		{"GET", "/v1/suppressions/{address}/history", ScopeRead, a.suppressionHistory},
+
+		{"POST", "/v1/verp", ScopeWrite, a.makeReturnPaths},
+		{"POST", "/v1/verp/decode", ScopeRead, a.decodeReturnPath},
+		{"POST", "/v1/sent", ScopeWrite, a.registerSent},
+		{"GET", "/v1/sent/{message_id}", ScopeRead, a.getSent},
 
 		{"GET", "/v1/incidents", ScopeRead, a.listIncidents},
 		{"GET", "/v1/stats", ScopeRead, a.stats},

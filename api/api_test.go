@@ -302,6 +302,8 @@ func TestAuth(t *testing.T) {
 		{"read token on write route", "PUT", "/v1/suppressions/x%40example.test", "Bearer " + readToken, 403, `error="insufficient_scope"`},
 		{"read token on delete", "DELETE", "/v1/suppressions/x%40example.test", "Bearer " + readToken, 403, `scope="write"`},
 		{"read token on replay", "POST", "/v1/webhooks/crm/dead-letters/1/replay", "Bearer " + readToken, 403, `insufficient_scope`},
+		{"read token on return paths", "POST", "/v1/verp", "Bearer " + readToken, 403, `scope="write"`},
+		{"read token on registering sent mail", "POST", "/v1/sent", "Bearer " + readToken, 403, `scope="write"`},
 		{"no header on the document", "GET", "/v1/openapi.json", "", 401, `Bearer`},
 		{"lower-case scheme accepted", "GET", "/v1/incidents", "bearer " + readToken, 200, ""},
 	}
@@ -337,7 +339,7 @@ func TestNoTokens(t *testing.T) {
 		if rt.scope == "" {
 			continue
 		}
-		path := strings.NewReplacer("{id}", "1", "{address}", "a%40b.test", "{name}", "crm", "{event_id}", "1").Replace(rt.path)
+		path := strings.NewReplacer("{id}", "1", "{address}", "a%40b.test", "{name}", "crm", "{event_id}", "1", "{message_id}", "a%40b.test").Replace(rt.path)
 		req, _ := http.NewRequest(rt.method, srv.URL+path, nil)
 		req.Header.Set("Authorization", "Bearer "+readToken)
 		res, err := http.DefaultClient.Do(req)

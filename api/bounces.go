@@ -108,6 +108,7 @@ type messageView struct {
 	RcptTo              []string        `json:"rcpt_to"`
 	ParseError          string          `json:"parse_error,omitempty"`
 	Format              string          `json:"format,omitempty"`
+	AuthResults         string          `json:"auth_results,omitempty"`
 	Records             []record.Record `json:"records,omitempty"`
 	TruncatedRecipients int             `json:"truncated_recipients"`
 	RawSize             *int            `json:"raw_size,omitempty"` // unknown in listings
@@ -117,7 +118,8 @@ func viewOf(m *store.Message, withRaw bool) messageView {
 	v := messageView{
 		ID: m.ID, ReceivedAt: m.ReceivedAt, Source: m.Source, RemoteAddr: m.RemoteAddr, Helo: m.Helo,
 		MailFrom: m.MailFrom, RcptTo: m.RcptTo, ParseError: m.ParseError, Format: m.Format,
-		Records: m.Records, TruncatedRecipients: m.TruncatedRecipients,
+		AuthResults: m.AuthResults,
+		Records:     m.Records, TruncatedRecipients: m.TruncatedRecipients,
 	}
 	if v.RcptTo == nil {
 		v.RcptTo = []string{}

@@ -36,6 +36,7 @@ var problemTypes = map[int][2]string{
 	http.StatusMethodNotAllowed:      {"method-not-allowed", "Method not allowed"},
 	http.StatusRequestEntityTooLarge: {"too-large", "Content too large"},
 	http.StatusUnsupportedMediaType:  {"unsupported-media-type", "Unsupported media type"},
+	http.StatusUnprocessableEntity:   {"unprocessable", "Unprocessable content"},
 	http.StatusInternalServerError:   {"internal", "Internal error"},
 	http.StatusNotImplemented:        {"not-implemented", "Not implemented"},
 	http.StatusServiceUnavailable:    {"unavailable", "Service unavailable"},
