@@ -124,7 +124,7 @@ func (s *forgedServer) records(addr string) []record.Record {
 		s.t.Fatalf("GET bounces of %s: %d %s", addr, code, body)
 	}
 	var page struct {
-		Records []record.Record `json:"records"`
+		Records []record.Record `json:"bounces"`
 	}
 	if err := json.Unmarshal([]byte(body), &page); err != nil {
 		s.t.Fatalf("bounces: %v: %s", err, body)

@@ -184,7 +184,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	// The API is built even when not served: it registers the store's
 	// gauges (suppressions by cause, open incidents), which metrics_listen
 	// serves too.
-	apiSrv, err := newAPIServer(&cfg, st, reg, log)
+	apiSrv, err := newAPIServer(&cfg, st, signer, reg, log)
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/rebound-mail/rebound/api"
 	"github.com/rebound-mail/rebound/config"
 	"github.com/rebound-mail/rebound/store"
+	"github.com/rebound-mail/rebound/verp"
 	"github.com/rebound-mail/rebound/webhook"
 )
 
@@ -48,8 +49,9 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// newAPIServer builds the HTTP API over st, serving reg on /metrics.
-func newAPIServer(cfg *config.Config, st store.Store, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+// newAPIServer builds the HTTP API over st, serving reg on /metrics and
+// signing return paths with signer (nil: no keys).
+func newAPIServer(cfg *config.Config, st store.Store, signer *verp.Signer, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
 	tokens := make([]api.Token, 0, len(cfg.API.Tokens))
 	for _, t := range cfg.API.Tokens {
 		tokens = append(tokens, api.Token{Name: t.Name, Secret: t.Token, Scopes: t.Scopes})
@@ -68,6 +70,9 @@ func newAPIServer(cfg *config.Config, st store.Store, reg *prometheus.Registry, 
 		Endpoints:  names,
 		Log:        log,
 		Now:        time.Now,
+
+		Signer:        signer,
+		BounceDomains: cfg.Domains,
 	})
 	if err != nil {
 		return nil, err
