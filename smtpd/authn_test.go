@@ -2,11 +2,9 @@ package smtpd
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -19,16 +17,8 @@ func TestConnectionRate(t *testing.T) {
 	ts := startServer(t, Config{ConnectionsPerMinute: 2})
 	ts.dial(t).Quit()
 	ts.dial(t).Quit()
-	conn, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 256)
-	n, _ := conn.Read(buf)
-	if !strings.HasPrefix(string(buf[:n]), "421 4.7.0 ") {
-		t.Fatalf("third connection in a minute got %q", buf[:n])
+	if got := greeting(t, ts.addr); !strings.HasPrefix(got, "421 4.7.0 ") {
+		t.Fatalf("third connection in a minute got %q", got)
 	}
 	if got := counterValue(t, ts.srv.metrics.connsRejected.WithLabelValues("rate")); got != 1 {
 		t.Errorf("rejected{limit=rate} = %v", got)

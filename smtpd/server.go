@@ -514,52 +514,40 @@ func (s *Server) logRefused(env envelope, stage string, se *smtp.SMTPError) {
 // classCounts summarizes records by class, "hard=1,soft=2", classes in
 // the order first met.
 func classCounts(recs []record.Record) string {
-	switch len(recs) {
-	case 0:
-		return ""
-	case 1:
-		return recs[0].Class + "=1"
-	}
-	var classes []string
-	counts := make(map[string]int, 4)
-	for i := range recs {
-		c := recs[i].Class
-		if counts[c] == 0 {
-			classes = append(classes, c)
-		}
-		counts[c]++
-	}
-	var b strings.Builder
-	for i, c := range classes {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(c)
-		b.WriteByte('=')
-		b.WriteString(strconv.Itoa(counts[c]))
-	}
-	return b.String()
+	return countBy(recs, func(r *record.Record) string { return r.Class })
 }
 
 // authCounts summarizes records by Auth, "verp=1" or "none=3,failed=1".
 func authCounts(recs []record.Record) string {
-	var b strings.Builder
-	seen := make(map[string]int, 2)
-	var order []string
-	for i := range recs {
-		a := recs[i].Auth
-		if seen[a] == 0 {
-			order = append(order, a)
-		}
-		seen[a]++
+	return countBy(recs, func(r *record.Record) string { return r.Auth })
+}
+
+// countBy counts records by the value key gives, "a=1,b=2", values in the
+// order first met.
+func countBy(recs []record.Record, key func(*record.Record) string) string {
+	switch len(recs) {
+	case 0:
+		return ""
+	case 1:
+		return key(&recs[0]) + "=1"
 	}
-	for i, a := range order {
+	var values []string
+	counts := make(map[string]int, 4)
+	for i := range recs {
+		v := key(&recs[i])
+		if counts[v] == 0 {
+			values = append(values, v)
+		}
+		counts[v]++
+	}
+	var b strings.Builder
+	for i, v := range values {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(a)
+		b.WriteString(v)
 		b.WriteByte('=')
-		b.WriteString(strconv.Itoa(seen[a]))
+		b.WriteString(strconv.Itoa(counts[v]))
 	}
 	return b.String()
 }

@@ -353,11 +353,10 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-func TestConnectionLimits(t *testing.T) {
-	ts := startServer(t, Config{MaxConnectionsPerIP: 2})
-	ts.dial(t)
-	ts.dial(t)
-	conn, err := net.Dial("tcp", ts.addr)
+// greeting connects to addr and returns what the server says first.
+func greeting(t *testing.T, addr string) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,8 +364,15 @@ func TestConnectionLimits(t *testing.T) {
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 256)
 	n, _ := conn.Read(buf)
-	if !strings.HasPrefix(string(buf[:n]), "421 4.7.0 ") {
-		t.Fatalf("third connection got %q", buf[:n])
+	return string(buf[:n])
+}
+
+func TestConnectionLimits(t *testing.T) {
+	ts := startServer(t, Config{MaxConnectionsPerIP: 2})
+	ts.dial(t)
+	ts.dial(t)
+	if got := greeting(t, ts.addr); !strings.HasPrefix(got, "421 4.7.0 ") {
+		t.Fatalf("third connection got %q", got)
 	}
 	if got := counterValue(t, ts.srv.metrics.connsRejected.WithLabelValues("per_ip")); got != 1 {
 		t.Errorf("rejected metric = %v", got)
