@@ -45,6 +45,10 @@ type Config struct {
 
 	VERP           VERP           `toml:"verp"`
 	Authentication Authentication `toml:"authentication"`
+
+	Milter    Milter    `toml:"milter"`
+	Relay     Relay     `toml:"relay"`
+	Retention Retention `toml:"retention"`
 }
 
 // Listener configures the SMTP (or LMTP) listener.
@@ -79,6 +83,12 @@ type Listener struct {
 	// a message naming more is stored whole and flagged with the count of
 	// those left out.
 	MaxReportRecipients int `toml:"max_report_recipients"`
+	// SocketMode, SocketOwner and SocketGroup set the permissions of a
+	// unix socket (listen = "unix:/path"), so that the MTA's LMTP client
+	// may write to it.
+	SocketMode  string `toml:"socket_mode"`
+	SocketOwner string `toml:"socket_owner"`
+	SocketGroup string `toml:"socket_group"`
 }
 
 // Store configures persistence.
@@ -134,6 +144,8 @@ func Defaults() Config {
 		VERP:      defaultVERP,
 
 		Authentication: defaultAuth,
+		Milter:         defaultMilter,
+		Relay:          defaultRelay,
 		Listener: Listener{
 			Listen:              "127.0.0.1:2525",
 			Hostname:            defaultHostname(),
@@ -360,6 +372,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateAPI(bad)
 	c.validateAuthn(bad)
+	c.validateOps(bad)
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("metrics_listen: %q: want host:port", c.MetricsListen)
