@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -149,3 +150,36 @@ func TestSignedReturnPathAccepted(t *testing.T) {
 }
 
 var rateExemptLoopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+
+// TestIngest stores a message that reached Rebound another way (a milter)
+// as the listener would: its signed return path authenticates the report,
+// a forged one refuses it, and a store failure is a 451, never nil.
+func TestIngest(t *testing.T) {
+	ts, signer := signedServer(t, false)
+	rp, _ := signer.Encode(context.Background(), "jane@dest.example", "bounces.example.org")
+	env := Envelope{Source: "milter", RemoteAddr: "192.0.2.9:25", Helo: "mx.dest.example", RcptTo: []string{rp}}
+	if err := ts.srv.Ingest(env, report("jane@dest.example")); err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	m := ts.store.messages()[0]
+	if m.Source != "milter" || m.RemoteAddr != "192.0.2.9:25" || len(m.Records) != 1 || m.Records[0].Auth != record.AuthVERP {
+		t.Errorf("stored %+v", m)
+	}
+	forged := strings.Replace(rp, "+k1+", "+k5+", 1)
+	env.RcptTo = []string{forged}
+	wantCode(t, ts.srv.Ingest(env, report("jane@dest.example")), 550, smtp.EnhancedCode{5, 7, 1})
+	wantCode(t, ts.srv.CheckRecipient(forged), 550, smtp.EnhancedCode{5, 7, 1})
+	if err := ts.srv.CheckRecipient(rp); err != nil {
+		t.Errorf("CheckRecipient of a valid return path: %v", err)
+	}
+	wantCode(t, ts.srv.CheckRecipient("a@elsewhere.example"), 550, smtp.EnhancedCode{5, 7, 1})
+	if !ts.srv.AcceptsDomain("Bounces.Example.ORG.") || ts.srv.AcceptsDomain("elsewhere.example") {
+		t.Errorf("AcceptsDomain")
+	}
+	ts.store.setFail(errors.New("disk full"))
+	env.RcptTo = []string{rp}
+	wantCode(t, ts.srv.Ingest(env, report("jane@dest.example")), 451, smtp.EnhancedCode{4, 3, 0})
+	if n := len(ts.store.messages()); n != 1 {
+		t.Errorf("%d messages stored", n)
+	}
+}

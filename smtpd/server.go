@@ -354,6 +354,99 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{srv: s, conn: c, remoteAddr: addr, remoteIP: remoteIP(c.Conn())}, nil
 }
 
+// Envelope is the SMTP envelope of a message that reached Rebound another
+// way than this server's listener: a milter sees it from the MTA.
+type Envelope struct {
+	Source     string // stored as the message's source, e.g. "milter"
+	RemoteAddr string
+	Helo       string
+	MailFrom   string
+	RcptTo     []string
+}
+
+// AcceptsDomain reports whether domain is one of the bounce domains.
+func (s *Server) AcceptsDomain(domain string) bool { return s.acceptsDomain(domain) }
+
+// CheckRecipient answers a recipient as RCPT would: nil when it is
+// accepted, else the *smtp.SMTPError of its refusal (not a bounce domain,
+// a signed return path that fails verification under the reject policy,
+// a lookup that failed).
+func (s *Server) CheckRecipient(to string) error {
+	at := strings.LastIndexByte(to, '@')
+	if at <= 0 || at == len(to)-1 {
+		return errBadAddress
+	}
+	if !s.acceptsDomain(to[at+1:]) {
+		return errRelayDenied
+	}
+	if s.claimsSigned(to) {
+		var sig provenance.Envelope
+		if se := s.verifyRecipient(to, &sig); se != nil {
+			return se
+		}
+	}
+	return nil
+}
+
+// Ingest decodes, authenticates and stores a message that reached Rebound
+// another way, exactly as the listener stores one it received: the signed
+// return paths among env.RcptTo are verified (one refused under the
+// reject policy refuses the message), the records are authenticated, and
+// the message is saved durably. It returns nil once the message is
+// stored, else the *smtp.SMTPError the SMTP path would answer (451 when
+// the store failed: never accept what was not stored).
+func (s *Server) Ingest(env Envelope, raw []byte) error {
+	var sig provenance.Envelope
+	for _, to := range env.RcptTo {
+		if s.claimsSigned(to) {
+			if se := s.verifyRecipient(to, &sig); se != nil {
+				return se
+			}
+		}
+	}
+	e := envelope{remoteAddr: env.RemoteAddr, helo: env.Helo, from: env.MailFrom, rcpts: env.RcptTo, start: time.Now()}
+	err := s.deliverSigned(env.Source, e, sig, raw)
+	if se, ok := err.(*smtp.SMTPError); ok && se.Code == 250 {
+		return nil
+	}
+	return err
+}
+
+// claimsSigned reports whether to, an address at a bounce domain, claims
+// to be a signed return path.
+func (s *Server) claimsSigned(to string) bool {
+	at := strings.LastIndexByte(to, '@')
+	return s.cfg.Signer != nil && at > 0 && s.cfg.Signer.Claims(to[:at])
+}
+
+// verifyRecipient verifies a recipient that claims to be a signed return
+// path (package verp) and adds what it says to sig. A valid one names the
+// recipient the report is about; one that fails is refused with 550 5.7.1
+// (RFC 3463 section 3.8: delivery not authorized), or accepted and marked
+// when the configuration says so, so that its report is stored as evidence
+// and changes no suppression. A lookup that failed (a long recipient's
+// token in the store) is answered 451, so that the report is sent again.
+func (s *Server) verifyRecipient(to string, sig *provenance.Envelope) *smtp.SMTPError {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SaveTimeout)
+	res, err := s.cfg.Signer.Decode(ctx, to)
+	cancel()
+	result := verifyResult(err)
+	s.metrics.returnPaths.WithLabelValues(result).Inc()
+	switch {
+	case err == nil:
+		sig.Signed = append(sig.Signed, provenance.SignedRecipient{ReturnPath: to, Recipient: res.Recipient, KeyID: res.KeyID})
+	case result == "lookup_failed":
+		s.log.Error("cannot look up a signed return path's token, answered 451", "rcpt_to", to, "err", err)
+		return errCheckFailed
+	case s.cfg.AcceptFailedVERP:
+		sig.Failed = append(sig.Failed, provenance.FailedReturnPath{ReturnPath: to, Why: err.Error()})
+	default:
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Return path signature does not verify: " + strings.TrimPrefix(err.Error(), "verp: ")}
+	}
+	return nil
+}
+
 // clock is s.now, read when called, so that tests may replace it.
 func (s *Server) clock() time.Time { return s.now() }
 
@@ -362,21 +455,12 @@ func (s *Server) acceptsDomain(domain string) bool {
 	return s.domains[strings.ToLower(strings.TrimSuffix(domain, "."))]
 }
 
-// deliver decodes and stores one message. It returns the 250 reply (an
-// *smtp.SMTPError, which go-smtp writes as it is) only when the message is
-// durably stored, else the error to answer.
-func (s *Server) deliver(env envelope, raw []byte) error {
-	return s.deliverSigned(env, provenance.Envelope{}, raw)
-}
-
-// deliverSigned is deliver for a transaction whose recipients included
-// signed return paths (sig).
-func (s *Server) deliverSigned(env envelope, sig provenance.Envelope, raw []byte) error {
+// deliverSigned decodes, authenticates and stores one message received
+// by source, sig saying what its signed return paths said. It returns the
+// 250 reply (an *smtp.SMTPError, which go-smtp writes as it is) only when
+// the message is durably stored, else the error to answer.
+func (s *Server) deliverSigned(source string, env envelope, sig provenance.Envelope, raw []byte) error {
 	s.metrics.received.Inc()
-	source := "smtp"
-	if s.cfg.LMTP {
-		source = "lmtp"
-	}
 	now := s.now().UTC()
 	msg := &store.Message{
 		ReceivedAt: now,

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"context"
 	"errors"
 	"io"
 	"strings"
@@ -134,37 +133,19 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !s.srv.acceptsDomain(to[at+1:]) {
 		return s.refuseRcpt(to, errRelayDenied)
 	}
-	if signer := s.srv.cfg.Signer; signer != nil && signer.Claims(to[:at]) {
-		return s.rcptSigned(signer, to)
+	if s.srv.claimsSigned(to) {
+		return s.rcptSigned(to)
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
 }
 
 // rcptSigned verifies a recipient that claims to be a signed return path
-// (package verp). A valid one names the recipient the report is about; one
-// that fails is refused with 550 5.7.1 (RFC 3463 section 3.8: delivery not
-// authorized), or accepted and marked when the configuration says so, so
-// that its report is stored as evidence and changes no suppression. A
-// lookup that failed (a long recipient's token in the store) is answered
-// 451, so that the report is sent again.
-func (s *session) rcptSigned(signer *verp.Signer, to string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.SaveTimeout)
-	res, err := signer.Decode(ctx, to)
-	cancel()
-	result := verifyResult(err)
-	s.srv.metrics.returnPaths.WithLabelValues(result).Inc()
-	switch {
-	case err == nil:
-		s.signed.Signed = append(s.signed.Signed, provenance.SignedRecipient{ReturnPath: to, Recipient: res.Recipient, KeyID: res.KeyID})
-	case result == "lookup_failed":
-		s.srv.log.Error("cannot look up a signed return path's token, answered 451", "rcpt_to", to, "err", err)
-		return s.refuseRcpt(to, errCheckFailed)
-	case s.srv.cfg.AcceptFailedVERP:
-		s.signed.Failed = append(s.signed.Failed, provenance.FailedReturnPath{ReturnPath: to, Why: err.Error()})
-	default:
-		return s.refuseRcpt(to, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-			Message: "Return path signature does not verify: " + strings.TrimPrefix(err.Error(), "verp: ")})
+// (see Server.verifyRecipient) and adds it to the transaction, or refuses
+// it.
+func (s *session) rcptSigned(to string) error {
+	if se := s.srv.verifyRecipient(to, &s.signed); se != nil {
+		return s.refuseRcpt(to, se)
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
@@ -194,7 +175,7 @@ func (s *session) Data(r io.Reader) error {
 		return s.refuse(s.envelope(), "data", err)
 	}
 	defer in.close()
-	return s.srv.deliverSigned(s.envelope(), s.signed, in.bytes())
+	return s.srv.deliverSigned(s.source(), s.envelope(), s.signed, in.bytes())
 }
 
 // LMTPData stores the message once and gives every recipient the same
@@ -226,6 +207,14 @@ func (s *session) read(r io.Reader) (*inbound, *smtp.SMTPError) {
 		return nil, errReadFailed
 	}
 	return in, nil
+}
+
+// source names the listener in stored messages.
+func (s *session) source() string {
+	if s.srv.cfg.LMTP {
+		return "lmtp"
+	}
+	return "smtp"
 }
 
 func (s *session) envelope() envelope {
