@@ -163,6 +163,7 @@ func Defaults() Config {
 			DataBudget:           256 << 20,
 			SpoolThreshold:       1 << 20,
 			MaxReportRecipients:  1000,
+			SocketMode:           "0660",
 		},
 		Store: Store{URL: "./rebound.db", BatchSize: 256},
 		Suppression: Suppression{
