@@ -211,6 +211,24 @@ type Store interface {
 	// PruneSent deletes the registrations sent before before and returns
 	// how many.
 	PruneSent(ctx context.Context, before time.Time) (int64, error)
+	// PruneRaw deletes the raw bytes of the messages received before
+	// before and returns how many messages lost them. Their envelope and
+	// records are kept, and so is their content hash: the same message
+	// sent again is still a Duplicate. Message then returns such a message
+	// with an empty (zero-length, non-nil) Raw; a stored message is never
+	// empty otherwise. The messages whose records are evidence of a
+	// suppression in force, or of soft bounces counted toward one (the
+	// record keys of suppression states, see RecordKey), keep their bytes.
+	// Deletes run in chunks, so that saves go on meanwhile.
+	PruneRaw(ctx context.Context, before time.Time) (int64, error)
+	// PruneRecords deletes the messages received before before, with their
+	// records, and returns how many messages. It keeps what PruneRaw keeps:
+	// a message any of whose records is evidence of a suppression in force
+	// or of counted soft bounces is kept whole. Suppression states,
+	// their history and incidents are not touched. Deletes run in chunks.
+	// A message still queued for relaying is never pruned: the relay queue
+	// must be excluded by both methods.
+	PruneRecords(ctx context.Context, before time.Time) (int64, error)
 	// PutVERPToken keeps the address behind a VERP token (package verp),
 	// with the store's clock as its creation time. It is idempotent: a
 	// token stored before keeps its first address.
