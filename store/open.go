@@ -32,6 +32,10 @@ type Options struct {
 	// change and incident change, in the transaction of the change: set it
 	// while webhooks are configured.
 	Outbox bool
+	// ReadOnly opens an existing store for reading: nothing is created, no
+	// migration runs, and a schema other than this build's is refused
+	// (SchemaError). Writes fail.
+	ReadOnly bool
 	// Backends maps URL schemes ("sqlite", "postgres") to the functions
 	// that open them; see the package comment.
 	Backends map[string]OpenFunc
@@ -111,4 +115,20 @@ func ParseURL(url string) (scheme, location string, err error) {
 		// The URL is not repeated: it may hold a password.
 		return "", "", fmt.Errorf("store: unknown store scheme %q (want sqlite or postgres)", s)
 	}
+}
+
+// SchemaError is returned when a store opened with Options.ReadOnly has
+// a schema other than this build's: reading it would misread its tables,
+// and a read-only open may not migrate it.
+type SchemaError struct {
+	Location string // the SQLite path, or the database's host and name
+	Have     int    // the store's schema version
+	Want     int    // this build's
+}
+
+func (e *SchemaError) Error() string {
+	if e.Have > e.Want {
+		return fmt.Sprintf("store %s has schema version %d, newer than this rebound's %d: use a newer rebound", e.Location, e.Have, e.Want)
+	}
+	return fmt.Sprintf("store %s has schema version %d, this rebound needs %d: run rebound serve or import once to upgrade", e.Location, e.Have, e.Want)
 }

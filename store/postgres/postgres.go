@@ -65,7 +65,8 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://...), and brings its
-// schema up to date. It has the signature of store.OpenFunc.
+// schema up to date; with opts.ReadOnly, it refuses a schema other than
+// this build's instead. It has the signature of store.OpenFunc.
 func Open(ctx context.Context, url string, opts store.Options) (store.Store, error) {
 	return OpenStore(ctx, url, opts)
 }
@@ -97,9 +98,14 @@ func OpenStore(ctx context.Context, url string, opts store.Options) (*Store, err
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if opts.ReadOnly {
+		err = checkSchema(ctx, pool, cfg.ConnConfig.Host+"/"+cfg.ConnConfig.Database)
+	} else if err = migrate(ctx, pool); err != nil {
+		err = fmt.Errorf("postgres: %w", err)
+	}
+	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, err
 	}
 	s := &Store{
 		opts:       opts,
@@ -151,6 +157,32 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	return migrateSteps(ctx, pool, ms)
+}
+
+// checkSchema refuses a database whose schema is not this build's, for a
+// store opened read-only, which may not migrate it. location names the
+// database in the error, without the URL's password.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool, location string) error {
+	ms, err := sqlstore.LoadMigrations(migrationFiles)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	var version int
+	var exists bool
+	err = pool.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists)
+	if err == nil && exists {
+		err = pool.QueryRow(ctx, sqlstore.VersionQuery).Scan(&version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: reading the schema version: %w", err)
+	}
+	if version != len(ms) {
+		return &store.SchemaError{Location: location, Have: version, Want: len(ms)}
+	}
+	return nil
 }
 
 // migrateSteps brings the schema to the last of ms (tests give fewer steps

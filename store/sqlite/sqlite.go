@@ -19,8 +19,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,7 +69,8 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens or creates the SQLite database at path and brings its schema
-// up to date. It has the signature of store.OpenFunc.
+// up to date; with opts.ReadOnly, it opens an existing one for reading
+// only, and refuses a schema other than this build's. It has the signature of store.OpenFunc.
 func Open(ctx context.Context, path string, opts store.Options) (store.Store, error) {
 	return OpenStore(ctx, path, opts)
 }
@@ -101,10 +104,17 @@ func OpenStore(ctx context.Context, path string, opts store.Options) (*Store, er
 	// Savepoints journal the pages they change; in memory rather than in a
 	// temporary file, which saves a write per page per message.
 	q.Add("_pragma", "temp_store(MEMORY)")
+	dsn := path + "?" + q.Encode()
+	if opts.ReadOnly {
+		var err error
+		if dsn, err = readOnlyDSN(path, opts, false); err != nil {
+			return nil, err
+		}
+	}
 	s := &Store{
 		opts:            opts,
 		path:            path,
-		dsn:             path + "?" + q.Encode(),
+		dsn:             dsn,
 		jobs:            make(chan *job, opts.BatchSize),
 		writerDone:      make(chan struct{}),
 		stopCheckpoints: make(chan struct{}),
@@ -120,8 +130,112 @@ func OpenStore(ctx context.Context, path string, opts store.Options) (*Store, er
 	s.db.Store(db)
 	s.w = &writer{s: s, ident: ident}
 	go s.writeLoop()
-	go s.checkpointLoop()
+	if opts.ReadOnly {
+		// A reader cannot checkpoint; the writer's process does.
+		close(s.checkpointsDone)
+	} else {
+		go s.checkpointLoop()
+	}
 	return s, nil
+}
+
+// readOnlyDSN is the URI (https://sqlite.org/uri.html) that opens the
+// existing database at path for reading only: mode=ro never creates the
+// file, and runs no pragma that writes. With immutable, SQLite reads the
+// file without its -shm index, which it cannot make in a folder it may
+// not write to; that is safe only while no writer has the database open,
+// which a missing -wal file shows.
+func readOnlyDSN(path string, opts store.Options, immutable bool) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			dir := filepath.Dir(path)
+			if _, derr := os.Stat(dir); errors.Is(derr, fs.ErrNotExist) {
+				return "", fmt.Errorf("sqlite: no folder %s for database %s: %w", dir, path, err)
+			}
+			return "", fmt.Errorf("sqlite: no database at %s: %w", path, err)
+		}
+		return "", fmt.Errorf("sqlite: %w", err)
+	}
+	fi, err := f.Stat()
+	f.Close()
+	if err != nil {
+		return "", fmt.Errorf("sqlite: %w", err)
+	}
+	if fi.IsDir() {
+		return "", fmt.Errorf("sqlite: %s is a folder, not a database", path)
+	}
+	q := url.Values{}
+	q.Add("mode", "ro")
+	if immutable {
+		q.Add("immutable", "1")
+	}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opts.BusyTimeout.Milliseconds()))
+	q.Add("_pragma", "cache_size(-16384)")
+	// In a URI the path is percent-decoded.
+	return "file:" + strings.ReplaceAll(path, "%", "%25") + "?" + q.Encode(), nil
+}
+
+// openReadOnlyDB opens a read-only pool on the file and checks its
+// schema is this build's; openDB does this for a store opened ReadOnly.
+func (s *Store) openReadOnlyDB(ctx context.Context) (*sql.DB, os.FileInfo, error) {
+	db, err := s.checkReadOnly(ctx, s.dsn)
+	if err != nil {
+		var se *store.SchemaError
+		_, werr := os.Stat(s.path + "-wal")
+		if errors.As(err, &se) || !errors.Is(werr, fs.ErrNotExist) {
+			return nil, nil, err
+		}
+		// No writer has the file open, and SQLite could not make the
+		// -shm file beside it: read it as immutable.
+		dsn, derr := readOnlyDSN(s.path, s.opts, true)
+		if derr != nil {
+			return nil, nil, derr
+		}
+		if db, err = s.checkReadOnly(ctx, dsn); err != nil {
+			return nil, nil, err
+		}
+		s.dsn = dsn
+	}
+	ident, err := os.Stat(s.path)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return db, ident, nil
+}
+
+// checkReadOnly opens a pool on dsn and reads the schema version.
+func (s *Store) checkReadOnly(ctx context.Context, dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: opening %s: %w", s.path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	ms, err := loadMigrations()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	var version int
+	var tables int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&tables)
+	if err == nil && tables == 1 {
+		err = db.QueryRowContext(ctx, sqlstore.VersionQuery).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: reading %s: %w", s.path, err)
+	}
+	if version != len(ms) {
+		db.Close()
+		return nil, &store.SchemaError{Location: s.path, Have: version, Want: len(ms)}
+	}
+	return db, nil
 }
 
 // checkpointInterval is how often the WAL is copied into the database.
@@ -161,6 +275,9 @@ func (s *Store) checkpointLoop() {
 // openDB opens a pool on the file, migrates it and returns it with the
 // identity of the file it opened.
 func (s *Store) openDB(ctx context.Context) (*sql.DB, os.FileInfo, error) {
+	if s.opts.ReadOnly {
+		return s.openReadOnlyDB(ctx)
+	}
 	db, err := sql.Open("sqlite", s.dsn)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: opening %s: %w", s.path, err)
