@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/net/idna"
 
 	"github.com/rebound-mail/rebound/suppress"
 )
@@ -275,7 +276,8 @@ func keyLine(b []byte, key toml.Key) int {
 }
 
 // Validate checks values that would otherwise fail later or be silently
-// meaningless.
+// meaningless, and puts the bounce domains in their normalized form
+// (NormalizeDomain).
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -283,10 +285,15 @@ func (c *Config) Validate() error {
 	if len(c.Domains) == 0 {
 		bad("domains: at least one bounce domain is needed")
 	}
-	for _, d := range c.Domains {
-		if !validDomain(d) {
-			bad("domains: %q is not a domain name", d)
+	// The bounce domains are kept normalized, so that every comparison
+	// (RCPT TO, return paths) sees one form of each.
+	for i, d := range c.Domains {
+		n, err := NormalizeDomain(d)
+		if err != nil {
+			bad("domains: %q is not a domain name: %v", d, err)
+			continue
 		}
+		c.Domains[i] = n
 	}
 	l := &c.Listener
 	if l.Listen == "" {
@@ -412,22 +419,48 @@ func (c *Config) SlogLevel() (slog.Level, error) {
 	return 0, fmt.Errorf("%q: want debug, info, warn or error", c.LogLevel)
 }
 
-// validDomain accepts LDH labels separated by dots (RFC 1035 section
-// 2.3.1, with digits first allowed per RFC 1123); no trailing dot.
+// validDomain accepts what NormalizeDomain does.
 func validDomain(d string) bool {
-	if d == "" || len(d) > 253 {
-		return false
+	_, err := NormalizeDomain(d)
+	return err == nil
+}
+
+// NormalizeDomain returns the form in which a domain name is configured
+// and compared: its A-labels (RFC 5890 section 2.3.2.1), converted with
+// the IDNA lookup profile (UTS #46 mapping, so case is folded), lower
+// case, without a trailing dot (the root label, RFC 1034 section 3.1).
+// The result must be LDH labels separated by dots (RFC 1035 section
+// 2.3.1, with digits first allowed per RFC 1123). The error says what is
+// wrong with d.
+func NormalizeDomain(d string) (string, error) {
+	d = strings.TrimSuffix(d, ".")
+	if d == "" {
+		return "", errors.New("empty domain name")
 	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
+	a, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return "", fmt.Errorf("not a valid internationalized domain name: %v", err)
+	}
+	a = strings.ToLower(a)
+	if len(a) > 253 {
+		return "", fmt.Errorf("%d octets, longer than the 253 a name may have", len(a))
+	}
+	for _, label := range strings.Split(a, ".") {
+		if label == "" {
+			return "", errors.New("empty label")
+		}
+		if len(label) > 63 {
+			return "", fmt.Errorf("label %q longer than 63 octets", label)
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return "", fmt.Errorf("label %q begins or ends with a hyphen", label)
 		}
 		for i := 0; i < len(label); i++ {
 			ch := label[i]
-			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-') {
-				return false
+			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
+				return "", fmt.Errorf("label %q has %q: want letters, digits and hyphens", label, ch)
 			}
 		}
 	}
-	return true
+	return a, nil
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/net/idna"
 
 	"github.com/rebound-mail/rebound/bounce"
 	"github.com/rebound-mail/rebound/dsn"
@@ -248,7 +249,11 @@ func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) 
 	s.connRate = newRateLimiter(cfg.ConnectionsPerMinute, cfg.RateLimitExempt, s.clock)
 	s.msgRate = newRateLimiter(cfg.MessagesPerMinute, cfg.RateLimitExempt, s.clock)
 	for _, d := range cfg.Domains {
-		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
+		k, ok := domainKey(d)
+		if !ok {
+			return nil, fmt.Errorf("smtpd: bounce domain %q is not a domain name", d)
+		}
+		s.domains[k] = true
 	}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
@@ -452,7 +457,24 @@ func (s *Server) clock() time.Time { return s.now() }
 
 // acceptsDomain reports whether mail for domain is ours.
 func (s *Server) acceptsDomain(domain string) bool {
-	return s.domains[strings.ToLower(strings.TrimSuffix(domain, "."))]
+	k, ok := domainKey(domain)
+	return ok && s.domains[k]
+}
+
+// domainKey is the form in which domains are compared: A-labels (RFC 5890
+// section 2.3.2.1) by the IDNA lookup profile, so that a U-label domain
+// of an SMTPUTF8 recipient (RFC 6531 section 3.2) and its A-label are one
+// domain, in lower case, without a trailing dot.
+func domainKey(d string) (string, bool) {
+	d = strings.TrimSuffix(d, ".")
+	if d == "" {
+		return "", false
+	}
+	a, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return "", false
+	}
+	return strings.ToLower(a), true
 }
 
 // deliverSigned decodes, authenticates and stores one message received
