@@ -74,16 +74,44 @@ func runBenchLookup(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.space, "addresses", 2_000_000, "ask for bench-N@"+benchDomain+" with N uniform in [0, addresses)")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	fs.IntVar(&o.seed, "seed", 0, "instead of measuring, suppress bench-0 ... bench-(N-1)@"+benchDomain+" in the store of --db")
-	fs.StringVar(&o.db, "db", "", "store to seed (SQLite path or postgres:// URL), with --seed")
+	fs.StringVar(&o.db, "db", "", "store to seed (SQLite path or postgres:// URL), with --seed (default: the configuration's store.url)")
+	cfgPath := fs.String("config", "", "configuration file (TOML) of rebound serve: --url defaults to its api.listen, --token to one of its tokens with the read scope")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound bench-lookup [--url URL] [--rate N] [--duration D] [--addresses N]")
-		fmt.Fprintln(stderr, "       rebound bench-lookup --seed N --db PATH-or-URL")
+		fmt.Fprintln(stderr, "usage: rebound bench-lookup [--config FILE] [--url URL] [--token T] [--rate N] [--duration D] [--warmup D]")
+		fmt.Fprintln(stderr, "                            [--workers N] [--addresses N] [--json]")
+		fmt.Fprintln(stderr, "       rebound bench-lookup --seed N [--config FILE] [--db PATH-or-URL]")
 		fmt.Fprintln(stderr, "\nSeed the store first (with rebound serve stopped, for SQLite), then measure against")
 		fmt.Fprintln(stderr, "rebound serve on that store; --addresses twice the seed asks for half suppressed addresses.")
 		fs.PrintDefaults()
 	}
 	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
+	}
+	if *cfgPath != "" {
+		db := o.db
+		cfg, err := resolveConfig(fs, *cfgPath, overrides{"db": func(c *config.Config) { c.Store.URL = db }})
+		if err == nil {
+			err = cfg.ResolveSecrets(os.Getenv)
+		}
+		if err != nil {
+			return failf(stderr, "bench-lookup", "%v", err)
+		}
+		o.db = cfg.Store.URL
+		if !flagGiven(fs, "url") && cfg.API.Listen != "" {
+			scheme := "http"
+			if cfg.API.TLSCert != "" {
+				scheme = "https"
+			}
+			o.url = scheme + "://" + cfg.API.Listen
+		}
+		if !flagGiven(fs, "token") {
+			for _, t := range cfg.API.Tokens {
+				if slices.Contains(t.Scopes, config.ScopeRead) {
+					o.token = t.Token
+					break
+				}
+			}
+		}
 	}
 	if o.seed > 0 {
 		if o.db == "" {

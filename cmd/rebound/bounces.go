@@ -22,24 +22,33 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON Lines, one record object per line")
 	verbose := fs.Bool("verbose", false, "add the EVIDENCE column: what decided each verdict")
+	cfgPath := configFlag(fs)
 	db := dbFlag(fs)
-	var q store.Query
+	q := store.Query{Newest: true}
 	fs.StringVar(&q.Recipient, "recipient", "", "only records for this address")
 	fs.StringVar(&q.Domain, "domain", "", "only records for recipients at this domain")
-	fs.StringVar(&q.Reason, "reason", "", "only records with this reason (e.g. userunknown)")
+	fs.StringVar(&q.Reason, "reason", "", "only records with this reason (e.g. userunknown; see below)")
 	fs.StringVar(&q.Class, "class", "", "only records of this class: hard, soft, block, complaint, auto-reply, delivered, unknown")
 	fs.StringVar(&q.Confidence, "confidence", "", "only records whose verdict has this confidence: high or low (high includes records stored before confidence was recorded, shown as -)")
 	since := fs.String("since", "", "only records received since T: RFC 3339 time, date (2006-01-02) or age (36h, 7d)")
-	fs.IntVar(&q.Limit, "limit", 0, "at most N records (0: all)")
+	fs.IntVar(&q.Limit, "limit", 50, "at most N records (0: all)")
+	oldest := fs.Bool("oldest", false, "oldest first (and the oldest N with --limit), instead of newest first")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound bounces [--json | --verbose] [--db PATH-or-URL] [--recipient A] [--domain D] [--reason R] [--class C] [--confidence high|low] [--since T] [--limit N]")
+		fmt.Fprintln(stderr, "usage: rebound bounces [--json | --verbose] [--config FILE] [--db PATH-or-URL] [--recipient A] [--domain D] [--reason R] [--class C] [--confidence high|low] [--since T] [--limit N] [--oldest]")
+		fmt.Fprintln(stderr, "\nLists the newest records first, 50 unless --limit says otherwise.")
 		fs.PrintDefaults()
+		fmt.Fprintln(stderr, "\nreasons:")
+		writeWrapped(stderr, "  ", bounceReasons, 72)
 	}
 	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
 	}
 	if q.Class != "" && !record.ValidClass(q.Class) {
 		fmt.Fprintf(stderr, "rebound bounces: --class %q: want hard, soft, block, complaint, auto-reply, delivered or unknown\n", q.Class)
+		return 2
+	}
+	if q.Reason != "" && !validReason(q.Reason) {
+		fmt.Fprintf(stderr, "rebound bounces: --reason %q: unknown reason; \"rebound help bounces\" lists the reasons\n", q.Reason)
 		return 2
 	}
 	switch q.Confidence {
@@ -52,6 +61,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rebound bounces: --limit must not be negative")
 		return 2
 	}
+	q.Newest = !*oldest
 	if *since != "" {
 		t, err := parseSince(*since, time.Now())
 		if err != nil {
@@ -60,9 +70,13 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 		}
 		q.Since = t
 	}
+	cfg, err := resolveConfig(fs, *cfgPath, overrides{"db": func(c *config.Config) { c.Store.URL = *db }})
+	if err != nil {
+		return failf(stderr, "bounces", "%v", err)
+	}
 
 	ctx := context.Background()
-	st, err := openStore(ctx, *db, store.Options{})
+	st, err := openReadStore(ctx, cfg.Store.URL, storeOptions(&cfg))
 	if err != nil {
 		return failf(stderr, "bounces", "%v", err)
 	}
@@ -86,6 +100,13 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := writeTruncatedNote(ctx, note, st, q); err != nil {
 		return failf(stderr, "bounces", "%v", err)
+	}
+	if q.Limit > 0 && len(recs) == q.Limit {
+		which := "newest"
+		if !q.Newest {
+			which = "oldest"
+		}
+		fmt.Fprintf(stderr, "rebound bounces: the %s %s shown; --limit 0 lists all\n", which, plural(q.Limit, "record"))
 	}
 	return 0
 }
@@ -136,6 +157,25 @@ func recordTable(w io.Writer, recs []record.Record, evidence bool) error {
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// writeWrapped writes words separated by spaces, in lines of at most
+// width characters that start with indent.
+func writeWrapped(w io.Writer, indent string, words []string, width int) {
+	line := indent
+	for _, word := range words {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			fmt.Fprintln(w, line)
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	if len(line) > len(indent) {
+		fmt.Fprintln(w, line)
+	}
 }
 
 // oneLine joins the lines of s with single spaces, for a table cell.

@@ -8,6 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rebound-mail/rebound/bounce"
@@ -39,6 +42,47 @@ func dbFlag(fs *flag.FlagSet) *string {
 func openStore(ctx context.Context, url string, opts store.Options) (store.Store, error) {
 	opts.Backends = storeBackends
 	return store.Open(ctx, url, opts)
+}
+
+// openReadStore opens the existing store at url for reading only: a
+// mistyped --db is an error, never a new empty store, and a store on a
+// read-only file or folder can be read. The error says which of a missing
+// file, a missing folder, a permission or an old schema stopped it.
+func openReadStore(ctx context.Context, url string, opts store.Options) (store.Store, error) {
+	opts.ReadOnly = true
+	st, err := openStore(ctx, url, opts)
+	if err != nil {
+		return nil, readStoreError(url, err)
+	}
+	return st, nil
+}
+
+// readStoreError says in the words of the command line why the store at
+// url could not be opened for reading.
+func readStoreError(url string, err error) error {
+	var se *store.SchemaError
+	if errors.As(err, &se) {
+		return se
+	}
+	scheme, path, perr := store.ParseURL(url)
+	if perr != nil || scheme != "sqlite" {
+		return err
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if dir := filepath.Dir(path); !exists(dir) {
+			return fmt.Errorf("no store at %s: there is no folder %s (give --db or store.url)", path, dir)
+		}
+		return fmt.Errorf("no store at %s (give --db or store.url)", path)
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("cannot read %s: permission denied", path)
+	}
+	return err
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // newAnalyzer builds the decoder and classifier used to turn messages into

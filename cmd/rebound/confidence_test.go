@@ -56,7 +56,7 @@ func TestBouncesConfidence(t *testing.T) {
 		verdictMessage("old", "old@example.org", record.ClassHard, "", "", now.Add(-time.Hour)),
 	)
 
-	code, out, errOut := runMain("bounces", "--db", db)
+	code, out, errOut := runMain("bounces", "--oldest", "--db", db)
 	if code != 0 {
 		t.Fatalf("bounces: exit %d: %s", code, errOut)
 	}
@@ -83,7 +83,7 @@ func TestBouncesConfidence(t *testing.T) {
 		// the policy scored them as sure.
 		{"high", []string{"sure@example.org", "old@example.org"}},
 	} {
-		code, out, errOut := runMain("bounces", "--json", "--confidence", tc.confidence, "--db", db)
+		code, out, errOut := runMain("bounces", "--json", "--oldest", "--confidence", tc.confidence, "--db", db)
 		if code != 0 {
 			t.Fatalf("--confidence %s: exit %d: %s", tc.confidence, code, errOut)
 		}

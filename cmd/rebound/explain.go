@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/rebound-mail/rebound/classify"
+	"github.com/rebound-mail/rebound/config"
 )
 
 // runExplain implements "rebound explain [--lang en|nl] [--json]
@@ -19,9 +20,10 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the answer as a JSON object")
-	lang := fs.String("lang", "en", "language of the explanation: en or nl")
+	lang := fs.String("lang", "en", "language of the explanation: en or nl (default: the configuration's classify.language)")
+	cfgPath := configFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound explain [--lang en|nl] [--json] CODE-or-TEXT")
+		fmt.Fprintln(stderr, "usage: rebound explain [--config FILE] [--lang en|nl] [--json] CODE-or-TEXT")
 		fmt.Fprintln(stderr, "\nexamples: rebound explain 5.7.509")
 		fmt.Fprintln(stderr, "          rebound explain 550 5.7.1 Unable to relay")
 		fmt.Fprintln(stderr, "          rebound explain --lang nl \"mailbox full\"")
@@ -35,7 +37,13 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cl, err := classify.New(*lang)
+	cfg, err := resolveConfig(fs, *cfgPath, overrides{"lang": func(c *config.Config) { c.Classify.Language = *lang }})
+	if err != nil {
+		fmt.Fprintf(stderr, "rebound explain: %v\n", err)
+		return 2
+	}
+	language := cfg.Classify.Language
+	cl, err := classify.New(language)
 	if err != nil {
 		fmt.Fprintf(stderr, "rebound explain: %v\n", err)
 		return 2
@@ -58,7 +66,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	printExplanation(stdout, ex, *lang)
+	printExplanation(stdout, ex, language)
 	return 0
 }
 

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rebound-mail/rebound/config"
 	"github.com/rebound-mail/rebound/store"
 )
 
@@ -18,21 +19,26 @@ func runIncidents(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON Lines, one incident object per line")
 	all := fs.Bool("all", false, "list closed incidents too")
+	cfgPath := configFlag(fs)
 	db := dbFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound incidents [--json] [--all] [--db PATH-or-URL]")
+		fmt.Fprintln(stderr, "usage: rebound incidents [--json] [--all] [--config FILE] [--db PATH-or-URL]")
 		fmt.Fprintln(stderr, "\nLists blocks by destination and code, newest first: an incident is open")
-		fmt.Fprintln(stderr, "while blocks keep coming, and closes after an hour without one.")
+		fmt.Fprintln(stderr, "while blocks keep coming, and closes after suppression.incident_quiet")
+		fmt.Fprintln(stderr, "(default an hour) without one.")
 		fs.PrintDefaults()
 	}
 	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
 	}
-	if err := storeExists(*db); err != nil {
+	cfg, err := resolveConfig(fs, *cfgPath, overrides{"db": func(c *config.Config) { c.Store.URL = *db }})
+	if err != nil {
 		return failf(stderr, "incidents", "%v", err)
 	}
 	ctx := context.Background()
-	st, err := openStore(ctx, *db, store.Options{})
+	// The store's policy decides when an incident is closed: the
+	// configured quiet time, as rebound serve reads it.
+	st, err := openReadStore(ctx, cfg.Store.URL, storeOptions(&cfg))
 	if err != nil {
 		return failf(stderr, "incidents", "%v", err)
 	}

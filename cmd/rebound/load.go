@@ -11,12 +11,14 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rebound-mail/rebound/config"
 	"github.com/rebound-mail/rebound/mailbox"
 )
 
@@ -41,8 +43,11 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.runID, "run-id", "", "identity prefix of the messages (default random); the same run id and count send the same messages again")
 	fs.BoolVar(&o.unique, "unique", true, "add an "+loadIDHeader+" header so every message is distinct")
 	fs.BoolVar(&o.reconnect, "reconnect", false, "one connection per message, as smtp-source does by default")
+	cfgPath := fs.String("config", "", "configuration file (TOML) of rebound serve: --addr defaults to its listener.listen")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound load [--addr HOST:PORT] [--conns N] [--count M] [--rcpt ADDRESS] [--duration D] [--accepted-log FILE] PATH...")
+		fmt.Fprintln(stderr, "usage: rebound load [--config FILE] [--addr HOST:PORT] [--conns N] [--count M] [--rcpt ADDRESS] [--duration D]")
+		fmt.Fprintln(stderr, "                    [--accepted-log FILE] [--run-id ID] [--unique=false] [--reconnect] PATH...")
+		fmt.Fprintln(stderr, "\nExits 1 when any message was not accepted, listing the replies that refused them.")
 		fs.PrintDefaults()
 	}
 	if stop, status := parseFlags(fs, args); stop {
@@ -51,6 +56,19 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 || o.conns <= 0 || o.count <= 0 || o.duration <= 0 {
 		fs.Usage()
 		return 2
+	}
+	addr := o.addr
+	cfg, err := resolveConfig(fs, *cfgPath, overrides{"addr": func(c *config.Config) { c.Listener.Listen = addr }})
+	if err != nil {
+		fmt.Fprintf(stderr, "rebound load: %v\n", err)
+		return 2
+	}
+	if *cfgPath != "" && strings.HasPrefix(cfg.Listener.Listen, "unix:") {
+		fmt.Fprintf(stderr, "rebound load: listener.listen %q is a unix socket; give --addr HOST:PORT\n", cfg.Listener.Listen)
+		return 2
+	}
+	if *cfgPath != "" {
+		o.addr = cfg.Listener.Listen
 	}
 	target, err := loopbackTarget(o.addr)
 	if err != nil {
@@ -102,7 +120,44 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintln(stdout, res.String())
+	writeReplies(stdout, res.replies)
+	if res.tempfailed > 0 || res.permfailed > 0 {
+		return 1
+	}
 	return 0
+}
+
+// writeReplies lists the distinct replies that refused messages, the most
+// frequent first, with their counts:
+//
+//	451 4.3.0 Temporary storage failure (12)
+func writeReplies(w io.Writer, replies map[string]int) {
+	keys := make([]string, 0, len(replies))
+	for k := range replies {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := replies[b] - replies[a]; c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %s (%d)\n", k, replies[k])
+	}
+}
+
+// replyText is an SMTP error reply on one line: its code, enhanced code
+// (RFC 3463) when it had one, and its text.
+func replyText(se *smtp.SMTPError) string {
+	s := fmt.Sprint(se.Code)
+	if ec := se.EnhancedCode; ec[0] > 0 {
+		s += fmt.Sprintf(" %d.%d.%d", ec[0], ec[1], ec[2])
+	}
+	if msg := strings.Join(strings.Fields(se.Message), " "); msg != "" {
+		s += " " + msg
+	}
+	return s
 }
 
 type loadOptions struct {
@@ -119,6 +174,16 @@ type loadResult struct {
 	sent, accepted, tempfailed, permfailed, neterrors int
 	elapsed                                           time.Duration
 	latencies                                         []time.Duration
+	// replies counts the error replies by text (replyText); connection
+	// errors are counted as "connection error".
+	replies map[string]int
+}
+
+func (r *loadResult) reply(text string) {
+	if r.replies == nil {
+		r.replies = map[string]int{}
+	}
+	r.replies[text]++
 }
 
 func (r *loadResult) String() string {
@@ -211,6 +276,7 @@ func runLoadClients(ctx context.Context, o *loadOptions, acceptedLog io.Writer, 
 					if c, err = dialLoad(o.addr); err != nil {
 						res.neterrors++
 						res.tempfailed++
+						res.reply("connection error")
 						firstErr.Do(func() { fmt.Fprintf(stderr, "rebound load: %v\n", err) })
 						time.Sleep(50 * time.Millisecond) // the server may be restarting
 						continue
@@ -229,11 +295,14 @@ func runLoadClients(ctx context.Context, o *loadOptions, acceptedLog io.Writer, 
 					}
 				case errors.As(err, &se) && se.Code/100 == 4:
 					res.tempfailed++
+					res.reply(replyText(se))
 				case errors.As(err, &se) && se.Code/100 == 5:
 					res.permfailed++
+					res.reply(replyText(se))
 				default:
 					res.neterrors++
 					res.tempfailed++
+					res.reply("connection error")
 					firstErr.Do(func() { fmt.Fprintf(stderr, "rebound load: %v\n", err) })
 				}
 				if err != nil && se == nil || se != nil && se.Code == 421 {
@@ -262,6 +331,12 @@ func runLoadClients(ctx context.Context, o *loadOptions, acceptedLog io.Writer, 
 		total.tempfailed += r.tempfailed
 		total.permfailed += r.permfailed
 		total.neterrors += r.neterrors
+		for k, n := range r.replies {
+			if total.replies == nil {
+				total.replies = map[string]int{}
+			}
+			total.replies[k] += n
+		}
 		total.latencies = append(total.latencies, r.latencies...)
 	}
 	slices.Sort(total.latencies)

@@ -18,16 +18,20 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"parse":        {"decode bounce messages and print one record per recipient", runParse},
-		"explain":      {"explain an enhanced status code or a server reply", runExplain},
-		"serve":        {"run the SMTP listener that stores bounces", runServe},
-		"import":       {"store bounces from files, mbox files and maildir folders", runImport},
-		"bounces":      {"list stored bounce records", runBounces},
+		"parse":    {"decode bounce messages and print one record per recipient", runParse},
+		"explain":  {"explain an enhanced status code or a server reply", runExplain},
+		"serve":    {"run the SMTP listener that stores bounces", runServe},
+		"import":   {"store bounces from files, mbox files and maildir folders", runImport},
+		"bounces":  {"list stored bounce records", runBounces},
+		"messages": {"list stored messages, show one, or write its raw bytes", runMessages},
+
 		"load":         {"send bounces to an SMTP listener and measure it", runLoad},
 		"bench-lookup": {"measure the latency of suppression lookups through the API at a fixed rate", runBenchLookup},
 		"suppressions": {"list, check, add, remove and export suppressed addresses", runSuppressions},
 		"incidents":    {"list sending-side incidents (blocks by destination)", runIncidents},
 		"verp":         {"encode and decode signed return paths (VERP)", runVERP},
+		"config":       {"check the configuration file, or show the configuration in effect", runConfig},
+		"version":      {"print the version of rebound", runVersion},
 	}
 }
 
@@ -37,12 +41,23 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr, cmds)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout, cmds)
 		return 0
+	case "--version", "-version":
+		return runVersion(nil, stdout, stderr)
+	case "help":
+		// "rebound help CMD [SUB]" is "rebound CMD [SUB] --help".
+		if len(args) == 1 {
+			usage(stdout, cmds)
+			return 0
+		}
+		args = append(args[1:len(args):len(args)], "--help")
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
@@ -50,11 +65,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr, cmds)
 		return 2
 	}
+	if wantsHelp(args[1:]) {
+		// Asked for, the usage is the output: every command prints it
+		// where it prints its messages, and nothing else.
+		stderr = stdout
+	}
 	return c.run(args[1:], stdout, stderr)
+}
+
+// wantsHelp reports whether args ask for a command's usage: -h, -help or
+// --help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: rebound COMMAND [flags] [args]")
+	fmt.Fprintln(w, "       rebound help COMMAND")
+	fmt.Fprintln(w, "       rebound --version")
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
@@ -64,5 +100,5 @@ func usage(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-13s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'rebound COMMAND -h' for the flags of a command.")
+	fmt.Fprintln(w, "\nRun 'rebound help COMMAND' or 'rebound COMMAND --help' for the flags of a command.")
 }

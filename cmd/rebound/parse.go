@@ -14,6 +14,7 @@ import (
 
 	"github.com/rebound-mail/rebound/bounce"
 	"github.com/rebound-mail/rebound/classify"
+	"github.com/rebound-mail/rebound/config"
 	"github.com/rebound-mail/rebound/dsn"
 	"github.com/rebound-mail/rebound/mailbox"
 	"github.com/rebound-mail/rebound/record"
@@ -26,9 +27,10 @@ func runParse(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print JSON Lines, one record object per line")
-	lang := fs.String("lang", "en", "language of the explanations: en or nl")
+	lang := fs.String("lang", "en", "language of the explanations: en or nl (default: the configuration's classify.language)")
+	cfgPath := configFlag(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound parse [--json] [--lang en|nl] PATH...")
+		fmt.Fprintln(stderr, "usage: rebound parse [--json] [--config FILE] [--lang en|nl] PATH...")
 		fmt.Fprintln(stderr, "\nPATH is a message file, an mbox file, a maildir or other folder, or - for standard input.")
 		fmt.Fprintln(stderr, "The recipients of an mbox file that holds several messages are numbered through the file.")
 		fs.PrintDefaults()
@@ -43,7 +45,12 @@ func runParse(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cl, err := classify.New(*lang)
+	cfg, err := resolveConfig(fs, *cfgPath, overrides{"lang": func(c *config.Config) { c.Classify.Language = *lang }})
+	if err != nil {
+		fmt.Fprintf(stderr, "rebound parse: %v\n", err)
+		return 2
+	}
+	cl, err := classify.New(cfg.Classify.Language)
 	if err != nil {
 		fmt.Fprintf(stderr, "rebound parse: %v\n", err)
 		return 2

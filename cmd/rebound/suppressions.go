@@ -22,11 +22,11 @@ import (
 	"github.com/rebound-mail/rebound/suppress"
 )
 
-const suppressionsUsage = `usage: rebound suppressions list [--json | --verbose] [--db PATH-or-URL]
-       rebound suppressions check ADDRESS [--db PATH-or-URL]
-       rebound suppressions add ADDRESS --reason TEXT [--expires DURATION] [--db PATH-or-URL]
-       rebound suppressions remove ADDRESS [--db PATH-or-URL]
-       rebound suppressions export [--csv | --json] [--db PATH-or-URL]
+const suppressionsUsage = `usage: rebound suppressions list [--json | --verbose] [--config FILE] [--db PATH-or-URL]
+       rebound suppressions check ADDRESS [--config FILE] [--db PATH-or-URL]
+       rebound suppressions add ADDRESS --reason TEXT [--expires DURATION] [--config FILE] [--db PATH-or-URL]
+       rebound suppressions remove ADDRESS [--reason TEXT] [--config FILE] [--db PATH-or-URL]
+       rebound suppressions export [--csv | --json] [--config FILE] [--db PATH-or-URL]
 
 list prints the suppressed addresses, one per line (--verbose: with why;
 --json: one object per line with cause, reason, times, evidence and the
@@ -61,6 +61,7 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nflags of "+sub+":")
 		fs.PrintDefaults()
 	}
+	cfgPath := configFlag(fs)
 	db := dbFlag(fs)
 	var (
 		asJSON  *bool
@@ -138,16 +139,25 @@ func runSuppressions(args []string, stdout, stderr io.Writer) int {
 		*asCSV = false
 	}
 
-	if sub != "add" {
-		// Only add may start a new store: a mistyped --db must not read
-		// as an empty list, nor create a file.
-		if err := storeExists(*db); err != nil {
-			fmt.Fprintf(stderr, "rebound suppressions %s: %v\n", sub, err)
-			return 2
-		}
+	cfg, err := resolveConfig(fs, *cfgPath, overrides{"db": func(c *config.Config) { c.Store.URL = *db }})
+	if err != nil {
+		fmt.Fprintf(stderr, "rebound suppressions %s: %v\n", sub, err)
+		return 2
 	}
 	ctx := context.Background()
-	st, err := openStore(ctx, *db, store.Options{})
+	var st store.Store
+	switch sub {
+	case "add":
+		// Only add may start a new store.
+		st, err = openStore(ctx, cfg.Store.URL, storeOptions(&cfg))
+	case "remove":
+		// A mistyped --db must not create a file.
+		if err = storeExists(cfg.Store.URL); err == nil {
+			st, err = openStore(ctx, cfg.Store.URL, storeOptions(&cfg))
+		}
+	default:
+		st, err = openReadStore(ctx, cfg.Store.URL, storeOptions(&cfg))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "rebound suppressions %s: %v\n", sub, err)
 		return 2 // not "not suppressed": check must not read an error as an answer
@@ -421,7 +431,7 @@ func storeExists(url string) error {
 	}
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("no store at %s (give its path or URL with --db)", path)
+			return fmt.Errorf("no store at %s (give --db or store.url)", path)
 		}
 		return err
 	}
