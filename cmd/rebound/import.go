@@ -6,12 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/mail"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 
 	"github.com/rebound-mail/rebound/bounce"
 	"github.com/rebound-mail/rebound/dsn"
@@ -28,14 +33,15 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	db := dbFlag(fs)
 	lang := fs.String("lang", "en", "language of the explanations: en or nl")
-	quiet := fs.Bool("quiet", false, "no progress line, even on a terminal")
+	quiet := fs.Bool("quiet", false, "no progress: no bar on a terminal, no line every 10s elsewhere")
 	cfgPath := fs.String("config", "", "configuration file (TOML) of rebound serve: its store, suppression policy, authentication and language; --db, --lang and --unsigned override")
 	unsigned := fs.String("unsigned", "", "policy for reports that came to no signed return path: registered, trust or never (default: the configuration's, else registered)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound import [--config FILE] [--db PATH-or-URL] [--lang en|nl] [--unsigned POLICY] PATH...")
+		fmt.Fprintln(stderr, "usage: rebound import [--config FILE] [--db PATH-or-URL] [--lang en|nl] [--unsigned POLICY] [--quiet] PATH...")
 		fmt.Fprintln(stderr, "\nPATH is a message file, an mbox file, a maildir or other folder, or - for standard input.")
 		fmt.Fprintln(stderr, "A message whose Delivered-To, X-Original-To or Envelope-To is a signed return path is")
 		fmt.Fprintln(stderr, "authenticated by it, as at RCPT; others follow the policy for unsigned reports.")
+		fmt.Fprintln(stderr, "Records are dated by the report's Arrival-Date, else its Date, else the time of import.")
 		fs.PrintDefaults()
 	}
 	if stop, status := parseFlags(fs, args); stop {
@@ -74,9 +80,13 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		return failf(stderr, "import", "%v", err)
 	}
 	in := &mailbox.Reader{Stdin: os.Stdin, MaxSize: int64(dsn.DefaultLimits.MaxMessageSize)}
-	var progress io.Writer
-	if !*quiet && isTerminal(stderr) {
-		progress = stderr
+	var progress *importProgress
+	if !*quiet {
+		progress = &importProgress{w: stderr, every: 10 * time.Second, total: -1}
+		if isTerminal(stderr) {
+			progress.bar = true
+			progress.total = countMessages(fs.Args())
+		}
 	}
 	sum := importMessages(ctx, an, auth, st, in, fs.Args(), progress, stderr)
 	if err := st.Close(); err != nil {
@@ -99,15 +109,19 @@ type importSummary struct {
 // save at once, so that the store commits their saves together. A message
 // that makes the decoder panic is stored as unrecognized, like one that
 // cannot be decoded, and counted as an error with the panic on stderr.
-func importMessages(ctx context.Context, an bounce.MessageAnalyzer, auth *importAuth, st store.Store, in *mailbox.Reader, paths []string, progress, stderr io.Writer) *importSummary {
+func importMessages(ctx context.Context, an bounce.MessageAnalyzer, auth *importAuth, st store.Store, in *mailbox.Reader, paths []string, progress *importProgress, stderr io.Writer) *importSummary {
 	sum := &importSummary{}
 	work := make(chan mailbox.Message, 64)
 	var errMu sync.Mutex
+	var bar *progressbar.ProgressBar
+	if progress != nil && progress.bar {
+		bar = newImportBar(progress.w, progress.total)
+	}
 	report := func(format string, a ...any) {
 		errMu.Lock()
 		defer errMu.Unlock()
-		if progress != nil {
-			fmt.Fprint(progress, "\r\033[K")
+		if bar != nil {
+			bar.Clear()
 		}
 		fmt.Fprintf(stderr, "rebound import: "+format+"\n", a...)
 		sum.errors.Add(1)
@@ -146,19 +160,38 @@ func importMessages(ctx context.Context, an bounce.MessageAnalyzer, auth *import
 		if progress == nil {
 			return
 		}
-		t := time.NewTicker(200 * time.Millisecond)
+		every := progress.every
+		if bar != nil {
+			every = 200 * time.Millisecond
+		}
+		start := time.Now()
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-stopProgress:
-				errMu.Lock()
-				fmt.Fprint(progress, "\r\033[K")
-				errMu.Unlock()
+				if bar != nil {
+					errMu.Lock()
+					bar.Clear()
+					errMu.Unlock()
+				}
 				return
 			case <-t.C:
 				errMu.Lock()
-				fmt.Fprintf(progress, "\r\033[Kimporting: %d messages, %d records, %d errors",
-					sum.messages.Load(), sum.records.Load(), sum.errors.Load())
+				done := sum.messages.Load() + sum.errors.Load()
+				if bar != nil {
+					if progress.total >= 0 && done > progress.total {
+						// More messages than files: some were mbox files.
+						progress.total = -1
+						bar.ChangeMax64(-1)
+					}
+					bar.Describe(fmt.Sprintf("importing: %d records, %d errors", sum.records.Load(), sum.errors.Load()))
+					bar.Set64(done)
+				} else {
+					fmt.Fprintf(progress.w, "import: %d messages, %d records, %d errors, %.0f msgs/s\n",
+						sum.messages.Load(), sum.records.Load(), sum.errors.Load(),
+						float64(sum.messages.Load())/time.Since(start).Seconds())
+				}
 				errMu.Unlock()
 			}
 		}
@@ -203,9 +236,12 @@ func importOne(ctx context.Context, an bounce.MessageAnalyzer, auth *importAuth,
 		if rep != nil {
 			msg.Format = rep.Format
 			msg.TruncatedRecipients = rep.TruncatedRecipients
+			// An old bounce counts when it came, not when it was
+			// imported: a soft-bounce window spans the bounces' dates.
+			msg.ReceivedAt = bounceDate(rep, now)
 		}
 		for i := range recs {
-			recs[i].ReceivedAt = now
+			recs[i].ReceivedAt = msg.ReceivedAt
 		}
 		msg.Records = recs
 		if len(recs) > 0 {
@@ -220,6 +256,106 @@ func importOne(ctx context.Context, an bounce.MessageAnalyzer, auth *importAuth,
 	}
 	out.SaveResult, out.records, out.unrecognized = res, len(msg.Records), len(msg.Records) == 0
 	return out, nil
+}
+
+// maxFutureDate is how far ahead of the clock a report's date may be and
+// still be believed: time zones and slow clocks, not a sender's typo.
+const maxFutureDate = 24 * time.Hour
+
+// bounceDate is when the bounce was received by the MTA that reported
+// it: the report's Arrival-Date (RFC 3464 section 2.2.5), else the
+// message's Date (RFC 5322 section 3.6.1), both in the date syntax that
+// net/mail.ParseDate reads. It is now when neither reads, or when the
+// date is more than a day ahead of now.
+func bounceDate(rep *dsn.Report, now time.Time) time.Time {
+	for _, v := range []string{rep.ArrivalDate, rep.Date} {
+		if v == "" {
+			continue
+		}
+		t, err := mail.ParseDate(v)
+		if err != nil || t.After(now.Add(maxFutureDate)) {
+			continue
+		}
+		return t.UTC()
+	}
+	return now
+}
+
+// importProgress says how rebound import shows its progress on w: a bar
+// that rewrites itself on a terminal, else a line every so often.
+type importProgress struct {
+	w     io.Writer
+	bar   bool
+	total int64         // messages to import with the bar; -1: not known (a spinner)
+	every time.Duration // between lines without the bar
+}
+
+// newImportBar is the bar of a terminal: done of total with the rate and
+// the time left, or a spinner with the count when total is not known.
+func newImportBar(w io.Writer, total int64) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("importing"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("msgs"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// countMessages counts the messages of the inputs when that is cheap: a
+// folder's files, one message each. It returns -1 when an input's count
+// is known only once read: standard input, or a file that is an mbox.
+func countMessages(paths []string) int64 {
+	var n int64
+	for _, path := range paths {
+		if path == "-" {
+			return -1
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			n++ // reported as one error
+			continue
+		}
+		if !fi.IsDir() {
+			if isMbox(path) {
+				return -1
+			}
+			n++
+			continue
+		}
+		filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+				n++
+			case d.IsDir():
+				if p != path && d.Name() == "tmp" {
+					return filepath.SkipDir
+				}
+			case d.Type().IsRegular():
+				n++
+			}
+			return nil
+		})
+	}
+	return n
+}
+
+// isMbox reports whether the file at path starts with an mbox "From "
+// line, so that it may hold any number of messages.
+func isMbox(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [5]byte
+	_, err = io.ReadFull(f, head[:])
+	return err == nil && string(head[:]) == "From "
 }
 
 // isTerminal reports whether w is a terminal (a character device), where a
