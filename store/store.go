@@ -75,6 +75,10 @@ type Message struct {
 	// "rebound; verp=pass key=k1; dkim=pass header.d=example.com"; ""
 	// when it was not checked. Each record's Auth is the conclusion.
 	AuthResults string
+	// Relay queues a newly stored message for the relay upstream (see
+	// RelayQueue), in the transaction that stores it; a Duplicate is not
+	// queued again.
+	Relay bool
 }
 
 // SaveResult tells what Save did with one message.
@@ -186,6 +190,9 @@ type Store interface {
 
 	// Outbox is the webhook outbox and delivery state (see Outbox).
 	Outbox
+	// RelayQueue is the queue of messages to forward (see RelayQueue).
+	// Retention never prunes a message still queued in it.
+	RelayQueue
 
 	// Messages lists stored messages, oldest first, with their envelope but
 	// without Raw and Records (use Message for those).

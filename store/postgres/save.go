@@ -294,6 +294,7 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 		}
 	}
 	final := &pgx.Batch{}
+	queueRelay(final, batch, results)
 	if len(recs) == 0 {
 		return results, final, nil
 	}
@@ -342,6 +343,17 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 		queueEvents(final, append(append(events, evs...), incEvents...))
 	}
 	return results, final, nil
+}
+
+// queueRelay queues the relay items of the new messages that ask for one
+// (store.Message Relay), sent with COMMIT: a stored message to forward is
+// never missing from the queue.
+func queueRelay(b *pgx.Batch, batch []*saveRequest, results []store.SaveResult) {
+	for i, r := range batch {
+		if r.m.Relay && !results[i].Duplicate {
+			b.Queue(sqlstore.InsertRelay(sqlstore.Dollar), results[i].MessageID, r.ReceivedAt, r.ReceivedAt)
+		}
+	}
 }
 
 func queueInsertMessages(b *pgx.Batch, batch []*saveRequest, order []int) map[[sha256.Size]byte]int64 {

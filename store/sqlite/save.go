@@ -76,6 +76,13 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 	if id, err = res.LastInsertId(); err != nil {
 		return store.SaveResult{}, fmt.Errorf("sqlite: storing message: %w", err)
 	}
+	if m.Relay {
+		// Due at once; in the message's transaction, so that a stored
+		// message to forward is never missing from the queue.
+		if _, err := w.exec(sqlstore.InsertRelay(queries.Placeholders), id, p.ReceivedAt, p.ReceivedAt); err != nil {
+			return store.SaveResult{}, fmt.Errorf("sqlite: queueing message for the relay: %w", err)
+		}
+	}
 	for i := range p.Records {
 		pr := &p.Records[i]
 		r := &pr.Rec
