@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,7 +158,18 @@ const (
 	strengthQualified = 90 // a code entry whose "when" phrase matched too
 )
 
-// reasons are the names of docs/design.md.
+// Reasons returns the reason names records carry (those of
+// docs/design.md), sorted; the catalog gives each its defaults.
+func Reasons() []string {
+	return slices.Sorted(slices.Values(reasonNames))
+}
+
+// ValidReason reports whether r is one of the reason names.
+func ValidReason(r string) bool {
+	return slices.Contains(reasonNames, r)
+}
+
+// reasonNames are the names of docs/design.md.
 var reasonNames = strings.Fields(`authfailure badreputation blocked contenterror
 delivered exceedlimit expired failedstarttls feedback filtered hasmoved
 hostunknown mailboxfull mailererror mesgtoobig networkerror norelaying

@@ -2,9 +2,12 @@ package classify
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/BurntSushi/toml"
 )
 
 // The embedded catalog must load and pass every check of loadCatalog.
@@ -270,5 +273,27 @@ phrases = ["storage exhausted"]
 	}
 	if got := c.Classify(Input{Action: "failed", Status: "5.7.990", RemoteMTA: "mx.acme.example"}); got.Explanation != "Acme weigerde de verzendende host." {
 		t.Errorf("explanation %q", got.Explanation)
+	}
+}
+
+// TestReasonsAreTheCatalogs checks that every reason name has its entry in
+// catalog.toml, and every entry is a reason name.
+func TestReasonsAreTheCatalogs(t *testing.T) {
+	var cat struct {
+		Reason []struct{ Name string } `toml:"reason"`
+	}
+	if _, err := toml.Decode(catalogTOML, &cat); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range cat.Reason {
+		names = append(names, r.Name)
+	}
+	slices.Sort(names)
+	if got := Reasons(); !slices.Equal(got, names) {
+		t.Errorf("Reasons()\n got %q\nwant %q (catalog.toml)", got, names)
+	}
+	if !ValidReason("userunknown") || ValidReason("nosuchreason") {
+		t.Errorf("ValidReason")
 	}
 }

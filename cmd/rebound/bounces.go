@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rebound-mail/rebound/classify"
 	"github.com/rebound-mail/rebound/config"
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
@@ -38,7 +39,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "\nLists the newest records first, 50 unless --limit says otherwise.")
 		fs.PrintDefaults()
 		fmt.Fprintln(stderr, "\nreasons:")
-		writeWrapped(stderr, "  ", bounceReasons, 72)
+		writeWrapped(stderr, "  ", classify.Reasons(), 72)
 	}
 	if stop, status := parseFlagsOnly(fs, args); stop {
 		return status
@@ -47,7 +48,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rebound bounces: --class %q: want hard, soft, block, complaint, auto-reply, delivered or unknown\n", q.Class)
 		return 2
 	}
-	if q.Reason != "" && !validReason(q.Reason) {
+	if q.Reason != "" && !classify.ValidReason(q.Reason) {
 		fmt.Fprintf(stderr, "rebound bounces: --reason %q: unknown reason; \"rebound help bounces\" lists the reasons\n", q.Reason)
 		return 2
 	}

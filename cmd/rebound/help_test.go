@@ -3,15 +3,12 @@ package main
 import (
 	"bufio"
 	"net"
-	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/BurntSushi/toml"
 
 	"github.com/rebound-mail/rebound/record"
 )
@@ -92,26 +89,6 @@ func TestVersion(t *testing.T) {
 		if got := versionLine(tc.bi); got != tc.want {
 			t.Errorf("versionLine: %q, want %q", got, tc.want)
 		}
-	}
-}
-
-// The reasons --reason accepts are those of the catalog of package
-// classify.
-func TestBounceReasonsAreTheCatalogs(t *testing.T) {
-	var cat struct {
-		Reason []struct{ Name string } `toml:"reason"`
-	}
-	if _, err := toml.DecodeFile(filepath.Join("..", "..", "classify", "catalog.toml"), &cat); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, r := range cat.Reason {
-		names = append(names, r.Name)
-	}
-	slices.Sort(names)
-	got := slices.Sorted(slices.Values(bounceReasons))
-	if !slices.Equal(got, names) {
-		t.Errorf("reasons\n got %q\nwant %q (classify/catalog.toml)", got, names)
 	}
 }
 
