@@ -30,16 +30,45 @@ import (
 const shutdownGrace = 30 * time.Second
 
 // runServe implements "rebound serve": the SMTP/LMTP listener storing
-// bounces, until SIGTERM or SIGINT.
+// bounces, until SIGTERM or SIGINT; SIGHUP reloads the configuration.
 func runServe(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return serve(ctx, args, stderr, nil)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default: // a reload is pending already
+			}
+		}
+	}()
+	return serveWith(ctx, args, stderr, serveHooks{reload: reload})
+}
+
+// serveHooks connect serve to its caller.
+type serveHooks struct {
+	// ready, when set, receives the listening address once connections
+	// are accepted.
+	ready chan<- string
+	// reload asks for the configuration to be read again (SIGHUP).
+	reload <-chan struct{}
+	// reloaded, when set, receives the result of each reload.
+	reloaded chan<- error
 }
 
 // serve runs the listener until ctx ends. ready, when set, receives the
 // listening address once connections are accepted.
 func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) int {
+	return serveWith(ctx, args, stderr, serveHooks{ready: ready})
+}
+
+// serveWith runs the listener until ctx ends, reloading the configuration
+// when hooks.reload says so.
+func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serveHooks) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (TOML); see config.example.toml")
@@ -56,53 +85,42 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 		return status
 	}
 
-	cfg := config.Defaults()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return failf(stderr, "serve", "%v", err)
-		}
-	}
-	if *listen != "" {
-		cfg.Listener.Listen = *listen
-	}
-	if *db != "" {
-		cfg.Store.URL = *db
-	}
-	if len(domains) > 0 {
-		cfg.Domains = domains
-	}
+	src := &serveSource{path: *cfgPath, listen: *listen, db: *db, domains: domains}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "api-listen" {
-			cfg.API.Listen = *apiListen
+			src.apiListen, src.apiListenSet = *apiListen, true
 		}
 	})
-	if err := cfg.Validate(); err != nil {
+	cfg, err := src.load()
+	if err != nil {
 		return failf(stderr, "serve", "%v", err)
 	}
 	if err := cfg.ResolveSecrets(os.Getenv); err != nil {
 		fmt.Fprintf(stderr, "rebound serve: %v\n", err)
 		return 2
 	}
-	log := newLogger(&cfg, stderr)
+	log, level := newLogger(&cfg, stderr)
+	live := &liveConfig{src: src, getenv: os.Getenv, log: log, level: level, cur: cfg}
 
+	// The certificates are served through GetCertificate, so that a
+	// reload replaces them for the handshakes that follow.
 	var tlsConfig *tls.Config
 	if cfg.Listener.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Listener.TLSCert, cfg.Listener.TLSKey)
-		if err != nil {
+		live.smtpTLS = &certSlot{}
+		if err := live.smtpTLS.load(cfg.Listener.TLSCert, cfg.Listener.TLSKey); err != nil {
 			return failf(stderr, "serve", "listener.tls_cert/tls_key: %v", err)
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsConfig = live.smtpTLS.tlsConfig()
 	}
 	// The API's certificate is loaded now, so that a bad one stops serve
 	// before it answers mail.
 	var apiTLS *tls.Config
 	if cfg.API.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.API.TLSCert, cfg.API.TLSKey)
-		if err != nil {
+		live.apiTLS = &certSlot{}
+		if err := live.apiTLS.load(cfg.API.TLSCert, cfg.API.TLSKey); err != nil {
 			return failf(stderr, "serve", "api.tls_cert/tls_key: %v", err)
 		}
-		apiTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		apiTLS = live.apiTLS.tlsConfig()
 	}
 	an, err := newAnalyzer(cfg.Classify.Language, int(cfg.Listener.MaxMessageSize))
 	if err != nil {
@@ -201,6 +219,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
 	}
+	if network == "unix" {
+		if err := setSocketPermissions(addr, &cfg.Listener); err != nil {
+			l.Close()
+			return failf(stderr, "serve", "%s: %v", addr, err)
+		}
+	}
 
 	var metricsSrv *http.Server
 	if cfg.MetricsListen != "" {
@@ -241,6 +265,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 
 	deliverCtx, stopDelivery := context.WithCancel(context.Background())
 	go pruneSent(deliverCtx, st, time.Duration(cfg.Authentication.SentRetention), log)
+	go pruneRetained(deliverCtx, st, cfg.Retention, log)
 	deliveryDone := make(chan struct{})
 	if deliverer != nil {
 		go func() {
@@ -261,20 +286,31 @@ func serve(ctx context.Context, args []string, stderr io.Writer, ready chan<- st
 	}
 	log.Info("listening", "protocol", proto, "addr", l.Addr().String(), "store", redactURL(cfg.Store.URL),
 		"domains", strings.Join(cfg.Domains, ","))
-	if ready != nil {
-		ready <- l.Addr().String()
+	if hooks.ready != nil {
+		hooks.ready <- l.Addr().String()
 	}
 
 	status := 0
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: finishing messages in flight")
-	case err := <-served:
-		log.Error("listener failed", "err", err)
-		status = 1
-	case err := <-apiServed:
-		log.Error("API listener failed", "err", err)
-		status = 1
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: finishing messages in flight")
+			break wait
+		case <-hooks.reload:
+			err := live.reload()
+			if hooks.reloaded != nil {
+				hooks.reloaded <- err
+			}
+		case err := <-served:
+			log.Error("listener failed", "err", err)
+			status = 1
+			break wait
+		case err := <-apiServed:
+			log.Error("API listener failed", "err", err)
+			status = 1
+			break wait
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
