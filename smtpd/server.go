@@ -102,6 +102,11 @@ type Config struct {
 	// the client is answered: the webhook deliverer is told of new events
 	// so.
 	Stored func(messageID int64)
+
+	// RelayPolicy is the relay policy (config.RelayStore, RelayForward,
+	// RelayReject) of a bounce domain, for mail to it that is no report:
+	// a person answering the Return-Path. nil: every domain stores.
+	RelayPolicy func(domain string) string
 }
 
 // DefaultConfig returns the limits used for zero fields of Config.
@@ -210,6 +215,10 @@ var (
 		Message: "Too many messages from your address, try again later"}
 	errCheckFailed = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
 		Message: "Temporary failure checking the report, try again later"}
+	// Mail that is no report, to a domain whose relay policy rejects it;
+	// RFC 3463 section 3.8: X.7.1, delivery not authorized.
+	errNotReport = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "This address accepts bounces only"}
 )
 
 // New returns a server storing into st. metrics may be nil.
@@ -527,6 +536,21 @@ func (s *Server) deliverSigned(source string, env envelope, sig provenance.Envel
 		}
 	}
 
+	if err == nil && len(recs) == 0 && (rep == nil || rep.Format == "") {
+		// No bounce, complaint or auto-reply: a person writing to the
+		// return path. Its domain's policy says what becomes of it.
+		switch s.relayPolicy(env.rcpts) {
+		case "reject":
+			s.metrics.countReply(errNotReport.Code)
+			s.logTransaction(env, msg, errNotReport.Code, store.SaveResult{}, "not a report, relay policy reject")
+			return errNotReport
+		case "forward":
+			// Queued in the transaction that stores it: once answered
+			// 250 it is forwarded, even across a crash.
+			msg.Relay = true
+		}
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SaveTimeout)
 	defer cancel()
 	start := time.Now()
@@ -558,6 +582,25 @@ func (s *Server) deliverSigned(source string, env envelope, sig provenance.Envel
 	s.logTransaction(env, msg, 250, res, "")
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: "OK: queued as " + strconv.FormatInt(res.MessageID, 10)}
+}
+
+// relayPolicy is the relay policy of the bounce domain of the first
+// recipient at one: store when none is configured.
+func (s *Server) relayPolicy(rcpts []string) string {
+	if s.cfg.RelayPolicy == nil {
+		return "store"
+	}
+	for _, to := range rcpts {
+		at := strings.LastIndexByte(to, '@')
+		if at <= 0 {
+			continue
+		}
+		// The domain as the bounce domains are kept: an A-label.
+		if k, ok := domainKey(to[at+1:]); ok && s.domains[k] {
+			return s.cfg.RelayPolicy(k)
+		}
+	}
+	return "store"
 }
 
 // logTransaction writes the line of one transaction that reached the end
