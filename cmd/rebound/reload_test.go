@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/rebound-mail/rebound/config"
 )
 
 // startServeReload runs serve in this process like startServe, with a
@@ -269,5 +272,41 @@ func TestReloadSIGHUP(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.cmd.Wait(); err != nil {
 		t.Errorf("serve after SIGTERM: %v\n%s", err, p.logs)
+	}
+}
+
+func TestRestartChanges(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(c *config.Config)
+		want string
+	}{
+		{"None", func(c *config.Config) {}, ""},
+		{"Live", func(c *config.Config) {
+			c.LogLevel = "debug"
+			c.Listener.TLSCert, c.Listener.TLSKey = "/other/cert.pem", "/other/key.pem"
+		}, ""},
+		{"Restart", func(c *config.Config) {
+			c.Domains = append(c.Domains, "more.example.org")
+			c.Listener.MessagesPerMinute = 1
+			c.Suppression.HardExpiry = config.Duration(time.Hour)
+			c.Retention.Records = config.Duration(time.Hour)
+		}, "domains,listener.messages_per_minute_per_ip,suppression.hard_expiry,retention.records"},
+		{"TLSOff", func(c *config.Config) { c.Listener.TLSCert, c.Listener.TLSKey = "", "" },
+			"listener.tls_cert (STARTTLS turned on or off)"},
+		{"Secret", func(c *config.Config) { c.API.Tokens[0].Token = "another-secret-0123456789" }, "api.tokens"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := config.Defaults()
+			old.Listener.TLSCert, old.Listener.TLSKey = "/etc/cert.pem", "/etc/key.pem"
+			old.API.Tokens = []config.Token{{Name: "app", Token: "a-secret-0123456789"}}
+			next := config.Defaults()
+			next.Listener.TLSCert, next.Listener.TLSKey = old.Listener.TLSCert, old.Listener.TLSKey
+			next.API.Tokens = slices.Clone(old.API.Tokens)
+			tc.edit(&next)
+			if got := strings.Join(restartChanges(&old, &next), ","); got != tc.want {
+				t.Errorf("restartChanges = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
