@@ -233,8 +233,9 @@ type Store interface {
 	// a message any of whose records is evidence of a suppression in force
 	// or of counted soft bounces is kept whole. Suppression states,
 	// their history and incidents are not touched. Deletes run in chunks.
-	// A message still queued for relaying is never pruned: the relay queue
-	// must be excluded by both methods.
+	// Neither method touches a message still queued for relaying
+	// (RelayQueued); a message whose item was sent or failed goes with
+	// its item.
 	PruneRecords(ctx context.Context, before time.Time) (int64, error)
 	// PutVERPToken keeps the address behind a VERP token (package verp),
 	// with the store's clock as its creation time. It is idempotent: a

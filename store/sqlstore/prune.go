@@ -1,5 +1,7 @@
 package sqlstore
 
+import "github.com/rebound-mail/rebound/store"
+
 // PruneChunk bounds the messages one transaction of PruneRaw or
 // PruneRecords changes, so that saves go on between the transactions.
 const PruneChunk = 1000
@@ -12,12 +14,11 @@ var PrunedRaw = Compress(nil)
 // PruneCandidates is the condition, on messages aliased m, of the messages
 // retention may change or delete: none of their records is evidence of a
 // suppression state that can still act, evidenceKeys being a subquery of
-// those record keys. The caller adds the age bound.
-//
-// Messages still queued for relaying are no candidates either; the relay
-// queue, once the schema has one, joins this condition.
+// those record keys, and they are not waiting in the relay queue (which
+// needs their bytes). The caller adds the age bound.
 func PruneCandidates(evidenceKeys string) string {
-	return `NOT EXISTS (SELECT 1 FROM records r WHERE r.message_id = m.id AND r.key IN (` + evidenceKeys + `))`
+	return `NOT EXISTS (SELECT 1 FROM records r WHERE r.message_id = m.id AND r.key IN (` + evidenceKeys + `))
+		AND NOT EXISTS (SELECT 1 FROM relay_queue q WHERE q.message_id = m.id AND q.state = '` + store.RelayQueued + `')`
 }
 
 // KeptStates is the condition, on addresses aliased a, of the suppression

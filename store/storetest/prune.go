@@ -30,6 +30,7 @@ func runPrune(t *testing.T, b Backend) {
 		{"PruneRecords", testPruneRecords},
 		{"PruneRawThenRecords", testPruneRawThenRecords},
 		{"PruneChunks", testPruneChunks},
+		{"PruneKeepsRelayQueue", testPruneKeepsRelayQueue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := b.Open(t, store.Options{Policy: policy, Now: func() time.Time { return clock }})
@@ -242,5 +243,40 @@ func testPruneChunks(t *testing.T, s store.Store, clock time.Time) {
 	list, err := s.Messages(ctx, store.MessageQuery{})
 	if err != nil || len(list) != 1 {
 		t.Errorf("Messages after pruning: %d, %v; want only the one saved during it", len(list), err)
+	}
+}
+
+// testPruneKeepsRelayQueue: a message queued for relaying keeps its bytes
+// and stays until its item is sent; then it goes, with its item.
+func testPruneKeepsRelayQueue(t *testing.T, s store.Store, clock time.Time) {
+	ctx := context.Background()
+	queued := save(t, s, reply("queued", at(day))).MessageID
+	sent := save(t, s, reply("sent", at(day))).MessageID
+	if err := s.RelayDone(ctx, sent); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneRaw(ctx, clock); err != nil || n != 1 {
+		t.Errorf("PruneRaw: %d, %v; want 1 (the sent one)", n, err)
+	}
+	if m := message(t, s, queued); len(m.Raw) == 0 {
+		t.Error("PruneRaw took the bytes of a message still queued for relaying")
+	}
+	if n, err := s.PruneRecords(ctx, clock); err != nil || n != 1 {
+		t.Errorf("PruneRecords: %d, %v; want 1 (the sent one)", n, err)
+	}
+	if _, err := s.Message(ctx, sent); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the sent message: %v, want it pruned", err)
+	}
+	if items := relayItems(t, s, store.RelayQuery{}); len(items) != 1 || items[0].MessageID != queued {
+		t.Errorf("relay items after pruning: %+v, want only the queued one", items)
+	}
+	if err := s.RelayDone(ctx, queued); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneRecords(ctx, clock); err != nil || n != 1 {
+		t.Errorf("PruneRecords once sent: %d, %v; want 1", n, err)
+	}
+	if items := relayItems(t, s, store.RelayQuery{}); len(items) != 0 {
+		t.Errorf("relay items of pruned messages: %+v", items)
 	}
 }
