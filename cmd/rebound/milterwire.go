@@ -49,3 +49,10 @@ func startMilter(cfg *config.Config, srv *smtpd.Server, log *slog.Logger) (stop 
 	log.Info("milter listening", "addr", l.Addr().String(), "action", cfg.Milter.Action)
 	return ms.Shutdown, nil
 }
+
+// stopEarly stops a milter started before serve failed to start.
+func stopEarly(stop func(context.Context) error) {
+	if stop != nil {
+		stop(context.Background())
+	}
+}

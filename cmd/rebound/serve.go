@@ -226,11 +226,18 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 		}
 	}
 
+	stopMilter, err := startMilter(&cfg, srv, log)
+	if err != nil {
+		l.Close()
+		return failf(stderr, "serve", "%v", err)
+	}
+
 	var metricsSrv *http.Server
 	if cfg.MetricsListen != "" {
 		ml, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
 			l.Close()
+			stopEarly(stopMilter)
 			return failf(stderr, "serve", "metrics_listen: %v", err)
 		}
 		mux := http.NewServeMux()
@@ -246,6 +253,7 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 		if err != nil {
 			l.Close()
 			closeServer(metricsSrv)
+			stopEarly(stopMilter)
 			return failf(stderr, "serve", "api.listen: %v", err)
 		}
 		apiSrv.TLSConfig = apiTLS
@@ -314,6 +322,11 @@ wait:
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if stopMilter != nil {
+		if err := stopMilter(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			log.Error("milter shutdown", "err", err)
+		}
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("shutdown", "err", err)
 	}
