@@ -230,6 +230,7 @@ func (a *API) routeTable() []route {
 		{"POST", "/v1/verp/decode", ScopeRead, a.decodeReturnPath},
 		{"POST", "/v1/sent", ScopeWrite, a.registerSent},
 		{"GET", "/v1/sent/{message_id}", ScopeRead, a.getSent},
+		{"GET", "/v1/relay", ScopeRead, a.listRelay},
 
 		{"GET", "/v1/incidents", ScopeRead, a.listIncidents},
 		{"GET", "/v1/stats", ScopeRead, a.stats},
