@@ -167,9 +167,19 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 			return failf(stderr, "serve", "%v", err)
 		}
 	}
-	var stored func(int64)
-	if deliverer != nil {
-		stored = func(int64) { deliverer.Notify() }
+	fwd, err := newForwarder(&cfg, st, log, reg)
+	if err != nil {
+		return failf(stderr, "serve", "%v", err)
+	}
+	// Each stored message wakes the webhook deliverer and the relay
+	// forwarder, whichever run.
+	stored := func(int64) {
+		if deliverer != nil {
+			deliverer.Notify()
+		}
+		if fwd != nil {
+			fwd.Notify()
+		}
 	}
 	srv, err := smtpd.New(smtpd.Config{
 		Hostname:            cfg.Listener.Hostname,
@@ -187,6 +197,7 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 		SpoolDir:            cfg.Listener.SpoolDir,
 		TLS:                 tlsConfig,
 		Stored:              stored,
+		RelayPolicy:         cfg.RelayPolicy,
 
 		ConnectionsPerMinute: cfg.Listener.ConnectionsPerMinute,
 		MessagesPerMinute:    cfg.Listener.MessagesPerMinute,
@@ -274,6 +285,17 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 	deliverCtx, stopDelivery := context.WithCancel(context.Background())
 	go pruneSent(deliverCtx, st, time.Duration(cfg.Authentication.SentRetention), log)
 	go pruneRetained(deliverCtx, st, cfg.Retention, log)
+	relayDone := make(chan struct{})
+	if fwd != nil {
+		go func() {
+			defer close(relayDone)
+			if err := fwd.Run(deliverCtx); err != nil {
+				log.Error("relay forwarding stopped", "err", err)
+			}
+		}()
+	} else {
+		close(relayDone)
+	}
 	deliveryDone := make(chan struct{})
 	if deliverer != nil {
 		go func() {
@@ -341,5 +363,6 @@ wait:
 	// The deliverer finishes and records the attempt under way.
 	stopDelivery()
 	<-deliveryDone
+	<-relayDone
 	return status
 }

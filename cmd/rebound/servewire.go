@@ -22,6 +22,7 @@ import (
 
 	"github.com/rebound-mail/rebound/api"
 	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/relay"
 	"github.com/rebound-mail/rebound/store"
 	"github.com/rebound-mail/rebound/verp"
 	"github.com/rebound-mail/rebound/webhook"
@@ -405,4 +406,23 @@ func diffFields(a, b reflect.Value, prefix string, names *[]string) {
 			*names = append(*names, prefix+key)
 		}
 	}
+}
+
+// newForwarder builds the relay forwarder of [relay], or nil when no
+// upstream is configured (no domain forwards then: config.Validate).
+func newForwarder(cfg *config.Config, st store.Store, log *slog.Logger, reg prometheus.Registerer) (*relay.Forwarder, error) {
+	r := &cfg.Relay
+	if r.Upstream == "" {
+		return nil, nil
+	}
+	return relay.New(st, relay.Config{
+		Upstream:    r.Upstream,
+		StartTLS:    r.StartTLS,
+		Hostname:    cfg.Listener.Hostname,
+		MaxAttempts: r.MaxAttempts,
+		MinBackoff:  time.Duration(r.MinBackoff),
+		MaxBackoff:  time.Duration(r.MaxBackoff),
+		Timeout:     time.Duration(r.Timeout),
+		Log:         log,
+	}, reg)
 }
