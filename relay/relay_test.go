@@ -196,6 +196,17 @@ func testConfig(upstream string) Config {
 }
 
 // run runs f until the test ends.
+// settled returns the counter's value once it reaches want, or after a
+// moment: the forwarder counts an outcome just after it stores it.
+func settled(t *testing.T, c prometheus.Counter, want float64) float64 {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for value(t, c) < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	return value(t, c)
+}
+
 func run(t *testing.T, f *Forwarder) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -286,7 +297,7 @@ func TestForwardsAsReceived(t *testing.T) {
 			if want := append([]byte(tc.received), raw...); !bytes.Equal(d.data, want) {
 				t.Errorf("upstream got\n%q\nwant\n%q", d.data, want)
 			}
-			if v := value(t, f.metrics.sent); v != 1 {
+			if v := settled(t, f.metrics.sent, 1); v != 1 {
 				t.Errorf("sent_total %v, want 1", v)
 			}
 		})
@@ -329,7 +340,7 @@ func TestRetriesUntilUpstreamUp(t *testing.T) {
 	if !strings.Contains(it.LastError, "connection refused") || it.NextAttempt.IsZero() {
 		t.Errorf("retried item %+v: want the refused connection and a next attempt", it)
 	}
-	if v := value(t, f.metrics.retried); v < 3 {
+	if v := settled(t, f.metrics.retried, 3); v < 3 {
 		t.Errorf("retried_total %v, want at least 3", v)
 	}
 	up := startUpstream(t, addr, nil)
@@ -387,7 +398,7 @@ func TestGivesUp(t *testing.T) {
 			if it.Attempts != tc.attempts || !strings.Contains(it.LastError, tc.err) {
 				t.Errorf("failed item: %d attempts, error %q; want %d, %q", it.Attempts, it.LastError, tc.attempts, tc.err)
 			}
-			if v := value(t, f.metrics.failed); v != 1 {
+			if v := settled(t, f.metrics.failed, 1); v != 1 {
 				t.Errorf("failed_total %v, want 1", v)
 			}
 			if n := len(up.deliveries()); n != 0 {

@@ -276,7 +276,7 @@ func stopServerProcess(t *testing.T, p *serverProcess) {
 // numbers, sorted (the order of concurrent saves is not fixed).
 func instanceRecords(t *testing.T, db string) []string {
 	t.Helper()
-	code, out, errOut := runMain("bounces", "--json", "--db", db)
+	code, out, errOut := runMain("bounces", "--json", "--limit", "0", "--db", db)
 	if code != 0 {
 		t.Fatalf("rebound bounces: exit %d: %s", code, errOut)
 	}
