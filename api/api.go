@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,7 +85,7 @@ type Config struct {
 // API serves the routes of a store. Create it with New.
 type API struct {
 	store  store.Store
-	signer *verp.Signer
+	signer atomic.Pointer[verp.Signer]
 	// bounceDomains are normalized as the signer writes them.
 	bounceDomains []string
 	tokens        []tokenHash
@@ -116,7 +117,6 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{
 		store:     cfg.Store,
-		signer:    cfg.Signer,
 		maxBody:   cfg.MaxBody,
 		maxBatch:  cfg.MaxBatch,
 		endpoints: slices.Clone(cfg.Endpoints),
@@ -174,8 +174,13 @@ func New(cfg Config) (*API, error) {
 	}
 	a.metrics = m
 	a.mux = a.routes()
+	a.signer.Store(cfg.Signer)
 	return a, nil
 }
+
+// SetSigner replaces the signer of the VERP routes (a reload rotated the
+// keys); nil turns them off.
+func (a *API) SetSigner(s *verp.Signer) { a.signer.Store(s) }
 
 // Handler returns the handler of every route.
 func (a *API) Handler() http.Handler { return a.mux }

@@ -54,7 +54,8 @@ func (a *API) makeReturnPaths(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	if a.signer == nil {
+	signer := a.signer.Load()
+	if signer == nil {
 		return &Problem{Status: http.StatusServiceUnavailable, Detail: "no VERP keys configured"}
 	}
 	var req verpRequest
@@ -82,7 +83,7 @@ func (a *API) makeReturnPaths(w http.ResponseWriter, r *http.Request) error {
 	}
 	res := verpResult{ReturnPaths: make([]returnPath, 0, len(rcpts))}
 	for i, s := range rcpts {
-		rp, err := a.signer.Encode(r.Context(), s, domain)
+		rp, err := signer.Encode(r.Context(), s, domain)
 		var addrErr *mailaddr.Error
 		switch {
 		case err == nil:
@@ -144,7 +145,8 @@ func (a *API) decodeReturnPath(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	if a.signer == nil {
+	signer := a.signer.Load()
+	if signer == nil {
 		return &Problem{Status: http.StatusServiceUnavailable, Detail: "no VERP keys configured"}
 	}
 	var req decodeRequest
@@ -154,7 +156,7 @@ func (a *API) decodeReturnPath(w http.ResponseWriter, r *http.Request) error {
 	if req.ReturnPath == nil || strings.TrimSpace(*req.ReturnPath) == "" {
 		return badParam("return_path", `the body needs "return_path", a signed return path`)
 	}
-	res, err := a.signer.Decode(r.Context(), *req.ReturnPath)
+	res, err := signer.Decode(r.Context(), *req.ReturnPath)
 	if err != nil {
 		if reason := verp.Reason(err); reason != "" {
 			return writeJSON(w, http.StatusOK, decodeResult{Error: err.Error(), Reason: reason})

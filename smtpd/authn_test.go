@@ -183,3 +183,39 @@ func TestIngest(t *testing.T) {
 		t.Errorf("%d messages stored", n)
 	}
 }
+
+// TestReload rotates the VERP keys and changes the message rate of a
+// running server: the transactions that follow see the new settings.
+func TestReload(t *testing.T) {
+	ts, oldSigner := signedServer(t, false)
+	newSigner, err := verp.New([]verp.Key{{ID: "k2", Secret: []byte("listener-test-secret-4567")}}, verp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldPath, _ := oldSigner.Encode(context.Background(), "jane@dest.example", "bounces.example.org")
+	newPath, _ := newSigner.Encode(context.Background(), "joe@dest.example", "bounces.example.org")
+	checker := &provenance.Checker{Hostname: "rebound.test", Unsigned: provenance.PolicyRegistered}
+	if err := ts.srv.CheckRecipient(newPath); err == nil {
+		t.Fatalf("a return path of a key not configured yet verified")
+	}
+	// The overlap: both keys verify.
+	both, _ := verp.New([]verp.Key{{ID: "k2", Secret: []byte("listener-test-secret-4567")}, {ID: "k1", Secret: []byte("listener-test-secret-0123")}}, verp.Options{})
+	ts.srv.Reload(Live{Signer: both, Provenance: checker})
+	for _, rp := range []string{oldPath, newPath} {
+		if err := ts.srv.CheckRecipient(rp); err != nil {
+			t.Errorf("during the overlap, %s: %v", rp, err)
+		}
+	}
+	// The old key retired, and one message a minute.
+	ts.srv.Reload(Live{Signer: newSigner, Provenance: checker, MessagesPerMinute: 1})
+	wantCode(t, ts.srv.CheckRecipient(oldPath), 550, smtp.EnhancedCode{5, 7, 1})
+	c := ts.dial(t)
+	if err := send(c, "", []string{newPath}, report("joe@dest.example")); err != nil {
+		t.Fatalf("after the reload: %v", err)
+	}
+	wantCode(t, send(c, "", []string{newPath}, report("joe@dest.example")), 451, smtp.EnhancedCode{4, 7, 0})
+	msgs := ts.store.messages()
+	if recs := msgs[len(msgs)-1].Records; len(recs) != 1 || recs[0].Auth != record.AuthVERP {
+		t.Errorf("records after the reload: %+v", recs)
+	}
+}

@@ -12,7 +12,7 @@ import (
 type limitListener struct {
 	net.Listener
 	maxTotal, maxPerIP int
-	rate               *rateLimiter // connections per minute per client; nil: none
+	rate               func() *rateLimiter // connections per minute per client; nil: none
 	metrics            *Metrics
 
 	mu    sync.Mutex
@@ -20,7 +20,7 @@ type limitListener struct {
 	perIP map[string]int
 }
 
-func newLimitListener(l net.Listener, maxTotal, maxPerIP int, rate *rateLimiter, m *Metrics) *limitListener {
+func newLimitListener(l net.Listener, maxTotal, maxPerIP int, rate func() *rateLimiter, m *Metrics) *limitListener {
 	return &limitListener{Listener: l, maxTotal: maxTotal, maxPerIP: maxPerIP, rate: rate, metrics: m, perIP: map[string]int{}}
 }
 
@@ -38,7 +38,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			limit = "total"
 		case l.maxPerIP > 0 && l.perIP[ip] >= l.maxPerIP:
 			limit = "per_ip"
-		case !l.rate.allow(ip):
+		case !l.rate().allow(ip):
 			limit = "rate"
 		default:
 			l.total++

@@ -18,9 +18,11 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -178,8 +180,8 @@ type Server struct {
 	smtp     *smtp.Server
 	now      func() time.Time
 	budget   *budget
-	connRate *rateLimiter
-	msgRate  *rateLimiter
+	// live holds the settings Reload changes while serving.
+	live atomic.Pointer[liveState]
 	// decoding holds a token per spooled message being decoded: decoding
 	// is CPU-bound, and more large messages decoded at once than there are
 	// cores would only hold more memory at once.
@@ -255,8 +257,14 @@ func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) 
 		budget:   &budget{max: cfg.DataBudget, gauge: metrics.dataInFlight},
 		decoding: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}
-	s.connRate = newRateLimiter(cfg.ConnectionsPerMinute, cfg.RateLimitExempt, s.clock)
-	s.msgRate = newRateLimiter(cfg.MessagesPerMinute, cfg.RateLimitExempt, s.clock)
+	s.Reload(Live{
+		Signer:               cfg.Signer,
+		AcceptFailedVERP:     cfg.AcceptFailedVERP,
+		Provenance:           cfg.Provenance,
+		ConnectionsPerMinute: cfg.ConnectionsPerMinute,
+		MessagesPerMinute:    cfg.MessagesPerMinute,
+		RateLimitExempt:      cfg.RateLimitExempt,
+	})
 	for _, d := range cfg.Domains {
 		k, ok := domainKey(d)
 		if !ok {
@@ -282,7 +290,8 @@ func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) 
 // Serve accepts connections on l until Shutdown. It returns nil after a
 // shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	ll := newLimitListener(l, s.cfg.MaxConnections, s.cfg.MaxConnectionsPerIP, s.connRate, s.metrics)
+	ll := newLimitListener(l, s.cfg.MaxConnections, s.cfg.MaxConnectionsPerIP,
+		func() *rateLimiter { return s.live.Load().connRate }, s.metrics)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -368,6 +377,44 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{srv: s, conn: c, remoteAddr: addr, remoteIP: remoteIP(c.Conn())}, nil
 }
 
+// Live are the settings a running server takes from Reload: how it
+// verifies signed return paths and authenticates reports, and its rate
+// limits (see the fields of the same names in Config).
+type Live struct {
+	Signer               *verp.Signer
+	AcceptFailedVERP     bool
+	Provenance           *provenance.Checker
+	ConnectionsPerMinute int
+	MessagesPerMinute    int
+	RateLimitExempt      []netip.Prefix
+}
+
+// liveState is Live with the rate limiters it makes.
+type liveState struct {
+	Live
+	connRate, msgRate *rateLimiter
+}
+
+// Reload applies new live settings to the transactions that follow:
+// VERP keys can be rotated and policies changed without a restart. A
+// rate limiter whose rate and exemptions are unchanged keeps its buckets.
+func (s *Server) Reload(l Live) {
+	next := &liveState{Live: l}
+	prev := s.live.Load()
+	same := prev != nil && slices.Equal(prev.RateLimitExempt, l.RateLimitExempt)
+	if same && prev.ConnectionsPerMinute == l.ConnectionsPerMinute {
+		next.connRate = prev.connRate
+	} else {
+		next.connRate = newRateLimiter(l.ConnectionsPerMinute, l.RateLimitExempt, s.clock)
+	}
+	if same && prev.MessagesPerMinute == l.MessagesPerMinute {
+		next.msgRate = prev.msgRate
+	} else {
+		next.msgRate = newRateLimiter(l.MessagesPerMinute, l.RateLimitExempt, s.clock)
+	}
+	s.live.Store(next)
+}
+
 // Envelope is the SMTP envelope of a message that reached Rebound another
 // way than this server's listener: a milter sees it from the MTA.
 type Envelope struct {
@@ -393,9 +440,9 @@ func (s *Server) CheckRecipient(to string) error {
 	if !s.acceptsDomain(to[at+1:]) {
 		return errRelayDenied
 	}
-	if s.claimsSigned(to) {
+	if signer := s.signerOf(to); signer != nil {
 		var sig provenance.Envelope
-		if se := s.verifyRecipient(to, &sig); se != nil {
+		if se := s.verifyRecipient(signer, to, &sig); se != nil {
 			return se
 		}
 	}
@@ -412,8 +459,8 @@ func (s *Server) CheckRecipient(to string) error {
 func (s *Server) Ingest(env Envelope, raw []byte) error {
 	var sig provenance.Envelope
 	for _, to := range env.RcptTo {
-		if s.claimsSigned(to) {
-			if se := s.verifyRecipient(to, &sig); se != nil {
+		if signer := s.signerOf(to); signer != nil {
+			if se := s.verifyRecipient(signer, to, &sig); se != nil {
 				return se
 			}
 		}
@@ -426,11 +473,16 @@ func (s *Server) Ingest(env Envelope, raw []byte) error {
 	return err
 }
 
-// claimsSigned reports whether to, an address at a bounce domain, claims
-// to be a signed return path.
-func (s *Server) claimsSigned(to string) bool {
+// signerOf returns the signer that verifies to, an address at a bounce
+// domain, when it claims to be a signed return path; nil when it does not
+// (or no key is configured).
+func (s *Server) signerOf(to string) *verp.Signer {
+	signer := s.live.Load().Signer
 	at := strings.LastIndexByte(to, '@')
-	return s.cfg.Signer != nil && at > 0 && s.cfg.Signer.Claims(to[:at])
+	if signer == nil || at <= 0 || !signer.Claims(to[:at]) {
+		return nil
+	}
+	return signer
 }
 
 // verifyRecipient verifies a recipient that claims to be a signed return
@@ -440,9 +492,9 @@ func (s *Server) claimsSigned(to string) bool {
 // when the configuration says so, so that its report is stored as evidence
 // and changes no suppression. A lookup that failed (a long recipient's
 // token in the store) is answered 451, so that the report is sent again.
-func (s *Server) verifyRecipient(to string, sig *provenance.Envelope) *smtp.SMTPError {
+func (s *Server) verifyRecipient(signer *verp.Signer, to string, sig *provenance.Envelope) *smtp.SMTPError {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SaveTimeout)
-	res, err := s.cfg.Signer.Decode(ctx, to)
+	res, err := signer.Decode(ctx, to)
 	cancel()
 	result := verifyResult(err)
 	s.metrics.returnPaths.WithLabelValues(result).Inc()
@@ -452,7 +504,7 @@ func (s *Server) verifyRecipient(to string, sig *provenance.Envelope) *smtp.SMTP
 	case result == "lookup_failed":
 		s.log.Error("cannot look up a signed return path's token, answered 451", "rcpt_to", to, "err", err)
 		return errCheckFailed
-	case s.cfg.AcceptFailedVERP:
+	case s.live.Load().AcceptFailedVERP:
 		sig.Failed = append(sig.Failed, provenance.FailedReturnPath{ReturnPath: to, Why: err.Error()})
 	default:
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
@@ -521,9 +573,9 @@ func (s *Server) deliverSigned(source string, env envelope, sig provenance.Envel
 			recs[i].ReceivedAt = now
 		}
 		msg.Records = recs
-		if s.cfg.Provenance != nil && len(recs) > 0 {
+		if checker := s.live.Load().Provenance; checker != nil && len(recs) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SaveTimeout)
-			results, err := s.cfg.Provenance.Check(ctx, sig, raw, rep, recs)
+			results, err := checker.Check(ctx, sig, raw, rep, recs)
 			cancel()
 			if err != nil {
 				s.metrics.tempfailed.Inc()

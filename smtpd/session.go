@@ -79,7 +79,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		size = opts.Size
 	}
 	s.start = time.Now()
-	if !s.srv.msgRate.allow(s.remoteIP) {
+	if !s.srv.live.Load().msgRate.allow(s.remoteIP) {
 		s.srv.metrics.rateLimited.Inc()
 		env := s.envelope()
 		env.from = from
@@ -133,8 +133,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if !s.srv.acceptsDomain(to[at+1:]) {
 		return s.refuseRcpt(to, errRelayDenied)
 	}
-	if s.srv.claimsSigned(to) {
-		return s.rcptSigned(to)
+	if signer := s.srv.signerOf(to); signer != nil {
+		return s.rcptSigned(signer, to)
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
@@ -143,8 +143,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // rcptSigned verifies a recipient that claims to be a signed return path
 // (see Server.verifyRecipient) and adds it to the transaction, or refuses
 // it.
-func (s *session) rcptSigned(to string) error {
-	if se := s.srv.verifyRecipient(to, &s.signed); se != nil {
+func (s *session) rcptSigned(signer *verp.Signer, to string) error {
+	if se := s.srv.verifyRecipient(signer, to, &s.signed); se != nil {
 		return s.refuseRcpt(to, se)
 	}
 	s.rcpts = append(s.rcpts, to)

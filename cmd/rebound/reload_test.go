@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/verp"
 )
 
 // startServeReload runs serve in this process like startServe, with a
@@ -308,5 +309,63 @@ func TestRestartChanges(t *testing.T) {
 				t.Errorf("restartChanges = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestReloadRotatesVERPKeys rotates the VERP keys of a running serve by
+// reloads: mail to a return path of the old key is accepted while both
+// keys are configured, and refused once the old one is removed.
+func TestReloadRotatesVERPKeys(t *testing.T) {
+	t.Setenv("REBOUND_VERP_KEYS", "")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "rebound.toml")
+	keys := map[string]string{"k1": "rotation-old-key-0123456789", "k2": "rotation-new-key-0123456789"}
+	write := func(ids ...string) {
+		t.Helper()
+		text := fmt.Sprintf("domains = [\"bounces.example.org\"]\n[store]\nurl = %q\n", filepath.Join(dir, "rebound.db"))
+		for _, id := range ids {
+			text += fmt.Sprintf("[[verp.keys]]\nid = %q\nsecret = %q\n", id, keys[id])
+		}
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	signed := func(id, rcpt string) string {
+		t.Helper()
+		s, err := verp.New([]verp.Key{{ID: id, Secret: []byte(keys[id])}}, verp.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp, err := s.Encode(context.Background(), rcpt, "bounces.example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rp
+	}
+	msg, _ := os.ReadFile("testdata/ingest/failed-userunknown.eml")
+	write("k1")
+	addr, reload, _, logs := startServeReload(t, "--config", conf, "--api-listen=")
+	old := signed("k1", "nobody@dest.example")
+	if r := smtpSend(t, addr, old, msg); !queuedAs.MatchString(r) {
+		t.Fatalf("old key before the rotation: %q", r)
+	}
+	write("k2", "k1")
+	if err := reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	for _, rp := range []string{old, signed("k2", "nobody@dest.example")} {
+		if r := smtpSend(t, addr, rp, msg); !queuedAs.MatchString(r) {
+			t.Errorf("during the overlap, %s: %q", rp, r)
+		}
+	}
+	write("k2")
+	if err := reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if r := smtpSend(t, addr, old, msg); !strings.HasPrefix(r, "5") {
+		t.Errorf("old key after it was removed: %q, want refused", r)
+	}
+	if !strings.Contains(logs.String(), "verp,authentication,rate limits") {
+		t.Errorf("the reload line does not name what changed:\n%s", logs)
 	}
 }

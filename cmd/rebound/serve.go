@@ -213,10 +213,11 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 	// The API is built even when not served: it registers the store's
 	// gauges (suppressions by cause, open incidents), which metrics_listen
 	// serves too.
-	apiSrv, err := newAPIServer(&cfg, st, signer, reg, log)
+	apiSrv, apiHandler, err := newAPIServer(&cfg, st, signer, reg, log)
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
 	}
+	live.srv, live.api, live.st = srv, apiHandler, st
 
 	network, addr := "tcp", cfg.Listener.Listen
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {

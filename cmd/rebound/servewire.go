@@ -22,7 +22,9 @@ import (
 
 	"github.com/rebound-mail/rebound/api"
 	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/provenance"
 	"github.com/rebound-mail/rebound/relay"
+	"github.com/rebound-mail/rebound/smtpd"
 	"github.com/rebound-mail/rebound/store"
 	"github.com/rebound-mail/rebound/verp"
 	"github.com/rebound-mail/rebound/webhook"
@@ -66,7 +68,7 @@ func redactURL(s string) string {
 
 // newAPIServer builds the HTTP API over st, serving reg on /metrics and
 // signing return paths with signer (nil: no keys).
-func newAPIServer(cfg *config.Config, st store.Store, signer *verp.Signer, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+func newAPIServer(cfg *config.Config, st store.Store, signer *verp.Signer, reg *prometheus.Registry, log *slog.Logger) (*http.Server, *api.API, error) {
 	tokens := make([]api.Token, 0, len(cfg.API.Tokens))
 	for _, t := range cfg.API.Tokens {
 		tokens = append(tokens, api.Token{Name: t.Name, Secret: t.Token, Scopes: t.Scopes})
@@ -90,9 +92,9 @@ func newAPIServer(cfg *config.Config, st store.Store, signer *verp.Signer, reg *
 		BounceDomains: cfg.Domains,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return api.NewServer(h.Handler()), nil
+	return api.NewServer(h.Handler()), h, nil
 }
 
 // newDeliverer builds the webhook deliverer of the configured endpoints.
@@ -284,7 +286,8 @@ func (src *serveSource) load() (config.Config, error) {
 
 // liveConfig is the running configuration and the parts of the server a
 // reload changes in place: the TLS certificates of the listener and the
-// API, and the log level. Every other option is read at start.
+// API, the log level, the VERP keys and the authentication of reports,
+// and the rate limits. Every other option is read at start.
 type liveConfig struct {
 	src     *serveSource
 	getenv  func(string) string
@@ -292,6 +295,11 @@ type liveConfig struct {
 	level   *slog.LevelVar
 	smtpTLS *certSlot // nil: no STARTTLS
 	apiTLS  *certSlot // nil: the API without TLS
+	// srv and api take the reloaded VERP keys, authentication and rate
+	// limits; st keeps the tokens and registrations they look up.
+	srv *smtpd.Server
+	api *api.API
+	st  store.Store
 
 	mu  sync.Mutex
 	cur config.Config
@@ -330,6 +338,37 @@ func (lc *liveConfig) reload() error {
 			return err
 		}
 	}
+	// So are the signer and the checker.
+	var authn *smtpd.Live
+	if lc.srv != nil && authnChanged(&lc.cur, &next) {
+		signer, err := newSigner(&next, lc.st)
+		var checker *provenance.Checker
+		if err == nil {
+			checker, err = newProvenance(&next, lc.st)
+		}
+		if err != nil {
+			lc.log.Error("configuration not reloaded: keeping the running one", "err", err)
+			return err
+		}
+		authn = &smtpd.Live{
+			Signer:               signer,
+			AcceptFailedVERP:     next.VERP.OnFailure == config.VERPAccept,
+			Provenance:           checker,
+			ConnectionsPerMinute: next.Listener.ConnectionsPerMinute,
+			MessagesPerMinute:    next.Listener.MessagesPerMinute,
+			RateLimitExempt:      rateLimitExempt(&next),
+		}
+	}
+	if authn != nil {
+		lc.srv.Reload(*authn)
+		if lc.api != nil {
+			lc.api.SetSigner(authn.Signer)
+		}
+		live = append(live, "verp,authentication,rate limits")
+		for _, w := range next.Unsafe() {
+			lc.log.Warn("unsafe configuration", "setting", w)
+		}
+	}
 	if c := smtpCert.cert.Load(); c != nil {
 		lc.smtpTLS.cert.Store(c)
 		live = append(live, "listener.tls_cert")
@@ -358,11 +397,40 @@ func (lc *liveConfig) reload() error {
 // as restartChanges names them. The certificate files are reread on
 // every reload; only turning TLS on or off needs a restart.
 var liveOptions = map[string]bool{
-	"log_level":         true,
+	"log_level": true,
+
+	"verp.keys":                              true,
+	"verp.prefix":                            true,
+	"verp.max_age":                           true,
+	"verp.on_failure":                        true,
+	"authentication.unsigned":                true,
+	"authentication.sender_domains":          true,
+	"authentication.dkim":                    true,
+	"authentication.dkim_timeout":            true,
+	"listener.connections_per_minute_per_ip": true,
+	"listener.messages_per_minute_per_ip":    true,
+	"listener.rate_limit_exempt":             true,
+
 	"listener.tls_cert": true,
 	"listener.tls_key":  true,
 	"api.tls_cert":      true,
 	"api.tls_key":       true,
+}
+
+// authnChanged reports whether the VERP keys, the authentication of
+// reports or the rate limits differ between old and next (secrets
+// resolved in both).
+func authnChanged(old, next *config.Config) bool {
+	var names []string
+	diffFields(reflect.ValueOf(*old), reflect.ValueOf(*next), "", &names)
+	for _, n := range names {
+		if strings.HasPrefix(n, "verp.") || strings.HasPrefix(n, "authentication.") && n != "authentication.sent_retention" ||
+			strings.HasPrefix(n, "listener.connections_per") ||
+			strings.HasPrefix(n, "listener.messages_per") || n == "listener.rate_limit_exempt" {
+			return true
+		}
+	}
+	return false
 }
 
 // restartChanges names the options, as the file spells them ("domains",
