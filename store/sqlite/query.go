@@ -22,7 +22,7 @@ func (s *Store) newReads() sqlstore.Reads {
 		Queries: queries,
 		Backend: "sqlite",
 		Query: func(ctx context.Context, query string, args ...any) (sqlstore.Rows, func(), error) {
-			rows, err := s.db.Load().QueryContext(ctx, query, args...)
+			rows, err := s.stmts.query(ctx, s.db.Load(), query, args...)
 			if err != nil {
 				return nil, nil, err
 			}

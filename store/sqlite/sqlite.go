@@ -43,6 +43,8 @@ type Store struct {
 	// db is the connection pool; the writer replaces it when it finds the
 	// database file replaced under it.
 	db atomic.Pointer[sql.DB]
+	// stmts are the prepared statements of the reads.
+	stmts stmtCache
 
 	// mu guards closed and sending on jobs, so that Close cannot close the
 	// channel under a sender.
