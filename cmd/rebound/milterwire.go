@@ -29,15 +29,7 @@ func startMilter(cfg *config.Config, srv *smtpd.Server, log *slog.Logger) (stop 
 	if err != nil {
 		return nil, err
 	}
-	network, addr := "tcp", cfg.Milter.Listen
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		network, addr = "unix", path
-		// A socket left by a previous run; never remove anything else.
-		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			os.Remove(path)
-		}
-	}
-	l, err := net.Listen(network, addr)
+	l, _, _, err := listenOn(cfg.Milter.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("milter.listen: %v", err)
 	}
@@ -55,4 +47,19 @@ func stopEarly(stop func(context.Context) error) {
 	if stop != nil {
 		stop(context.Background())
 	}
+}
+
+// listenOn listens on a listen option's value: host:port, or unix:/path for
+// a unix socket (a socket left there by a previous run is removed first;
+// never anything else). It returns the network and address it used.
+func listenOn(spec string) (l net.Listener, network, addr string, err error) {
+	network, addr = "tcp", spec
+	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
+		network, addr = "unix", path
+		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			os.Remove(path)
+		}
+	}
+	l, err = net.Listen(network, addr)
+	return l, network, addr, err
 }

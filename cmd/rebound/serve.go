@@ -219,15 +219,7 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 	}
 	live.srv, live.api, live.st = srv, apiHandler, st
 
-	network, addr := "tcp", cfg.Listener.Listen
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		network, addr = "unix", path
-		// A socket left by a previous run; never remove anything else.
-		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			os.Remove(path)
-		}
-	}
-	l, err := net.Listen(network, addr)
+	l, network, addr, err := listenOn(cfg.Listener.Listen)
 	if err != nil {
 		return failf(stderr, "serve", "%v", err)
 	}
