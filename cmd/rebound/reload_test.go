@@ -286,13 +286,16 @@ func TestRestartChanges(t *testing.T) {
 		{"Live", func(c *config.Config) {
 			c.LogLevel = "debug"
 			c.Listener.TLSCert, c.Listener.TLSKey = "/other/cert.pem", "/other/key.pem"
+			c.Listener.MessagesPerMinute = 1
+			c.VERP.MaxAge = config.Duration(time.Hour)
+			c.Authentication.Unsigned = config.UnsignedNever
 		}, ""},
 		{"Restart", func(c *config.Config) {
 			c.Domains = append(c.Domains, "more.example.org")
-			c.Listener.MessagesPerMinute = 1
+			c.Listener.MaxRecipients = 5
 			c.Suppression.HardExpiry = config.Duration(time.Hour)
 			c.Retention.Records = config.Duration(time.Hour)
-		}, "domains,listener.messages_per_minute_per_ip,suppression.hard_expiry,retention.records"},
+		}, "domains,listener.max_recipients,suppression.hard_expiry,retention.records"},
 		{"TLSOff", func(c *config.Config) { c.Listener.TLSCert, c.Listener.TLSKey = "", "" },
 			"listener.tls_cert (STARTTLS turned on or off)"},
 		{"Secret", func(c *config.Config) { c.API.Tokens[0].Token = "another-secret-0123456789" }, "api.tokens"},
