@@ -80,3 +80,19 @@ func TestResolveVERPKeys(t *testing.T) {
 		t.Errorf("short secret: err = %v", err)
 	}
 }
+
+func TestRelayPolicy(t *testing.T) {
+	c := Defaults()
+	c.Relay.Default = RelayStore
+	c.Relay.Domains = map[string]string{"bücher.de": RelayForward, "Bounces.Example.com.": RelayReject}
+	for _, tt := range []struct{ domain, want string }{
+		{"xn--bcher-kva.de", RelayForward},
+		{"BÜCHER.de.", RelayForward},
+		{"bounces.example.com", RelayReject},
+		{"other.example", RelayStore},
+	} {
+		if got := c.RelayPolicy(tt.domain); got != tt.want {
+			t.Errorf("RelayPolicy(%q) = %q, want %q", tt.domain, got, tt.want)
+		}
+	}
+}

@@ -81,16 +81,24 @@ var (
 	}
 )
 
-// RelayPolicy is the relay policy of a bounce domain (compared without
-// regard to case and a trailing dot).
+// RelayPolicy is the relay policy of a bounce domain, domains compared as
+// NormalizeDomain keeps them (case, a trailing dot, U-labels or A-labels
+// make no difference).
 func (c *Config) RelayPolicy(domain string) string {
-	d := strings.ToLower(strings.TrimSuffix(domain, "."))
+	d := relayKey(domain)
 	for k, v := range c.Relay.Domains {
-		if strings.ToLower(strings.TrimSuffix(k, ".")) == d {
+		if relayKey(k) == d {
 			return v
 		}
 	}
 	return c.Relay.Default
+}
+
+func relayKey(domain string) string {
+	if d, err := NormalizeDomain(domain); err == nil {
+		return d
+	}
+	return strings.ToLower(strings.TrimSuffix(domain, "."))
 }
 
 // ParseSocketMode parses listener.socket_mode, an octal permission such as
