@@ -127,7 +127,9 @@ type MessageQuery struct {
 	Truncated bool
 	Since     time.Time
 	Until     time.Time
-	Limit     int // 0: no limit
+	// Newest lists the newest first (and, with Limit, the newest N).
+	Newest bool
+	Limit  int // 0: no limit
 }
 
 // Store is implemented by every storage backend. Implementations are safe

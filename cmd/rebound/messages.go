@@ -15,11 +15,12 @@ import (
 	"github.com/rebound-mail/rebound/store"
 )
 
-const messagesUsage = `usage: rebound messages [--config FILE] [--db PATH-or-URL] [--unrecognized] [--truncated] [--since T] [--limit N] [--json]
+const messagesUsage = `usage: rebound messages [--config FILE] [--db PATH-or-URL] [--unrecognized] [--truncated] [--since T] [--limit N] [--oldest] [--json]
        rebound messages show ID [--config FILE] [--db PATH-or-URL]
        rebound messages raw ID [--config FILE] [--db PATH-or-URL]
 
-The first form lists stored messages, oldest first: their ID, when they
+The first form lists stored messages, newest first (--oldest: oldest
+first): their ID, when they
 came, from where, the decoder that read them and why one could not be
 read. show prints one message's envelope, its parse error and its records;
 raw writes the message exactly as it was received, for a bug report or
@@ -67,14 +68,15 @@ func runMessages(args []string, stdout, stderr io.Writer) int {
 	db := dbFlag(fs)
 	var q store.MessageQuery
 	var since *string
-	var asJSON *bool
+	var asJSON, oldest *bool
 	nargs := 1
 	if sub == "list" {
 		nargs = 0
 		fs.BoolVar(&q.Unrecognized, "unrecognized", false, "only messages that could not be decoded")
 		fs.BoolVar(&q.Truncated, "truncated", false, "only messages that named more recipients than were recorded")
 		since = fs.String("since", "", "only messages received since T: RFC 3339 time, date (2006-01-02) or age (36h, 7d)")
-		fs.IntVar(&q.Limit, "limit", 0, "at most N messages, the oldest (0: all)")
+		fs.IntVar(&q.Limit, "limit", 0, "at most N messages, the newest (the oldest with --oldest; 0: all)")
+		oldest = fs.Bool("oldest", false, "oldest first, instead of newest first")
 		asJSON = fs.Bool("json", false, "print JSON Lines, one message object per line")
 	}
 	pos, stop, status := parseInterspersed(fs, args)
@@ -97,6 +99,7 @@ func runMessages(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rebound %s: --limit must not be negative\n", name)
 		return 2
 	}
+	q.Newest = oldest != nil && !*oldest
 	if since != nil && *since != "" {
 		t, err := parseSince(*since, time.Now())
 		if err != nil {

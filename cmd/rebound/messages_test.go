@@ -41,8 +41,13 @@ func TestMessages(t *testing.T) {
 	if code, out, _ := runMain("messages", "--since", "90m", "--db", db); code != 0 || strings.Count(out, "\n") != 2 {
 		t.Errorf("messages --since 90m:\n%s", out)
 	}
-	if code, out, _ := runMain("messages", "--limit", "1", "--db", db); code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, "rfc3464") {
+	// Newest first: the unrecognized message came an hour after the
+	// bounce.
+	if code, out, _ := runMain("messages", "--limit", "1", "--db", db); code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, "not a delivery status notification") {
 		t.Errorf("messages --limit 1:\n%s", out)
+	}
+	if code, out, _ := runMain("messages", "--limit", "1", "--oldest", "--db", db); code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, "rfc3464") {
+		t.Errorf("messages --limit 1 --oldest:\n%s", out)
 	}
 	if code, out, _ := runMain("messages", "--truncated", "--db", db); code != 0 || strings.Count(out, "\n") != 1 {
 		t.Errorf("messages --truncated:\n%s", out)

@@ -172,8 +172,11 @@ func (q Queries) Messages(mq store.MessageQuery) (string, []any) {
 		w.Add("truncated_recipients > 0")
 	}
 	w.TimeRange("received_at", mq.Since, mq.Until)
-	return `SELECT ` + MessageColumns + ` FROM messages` + w.SQL() +
-		` ORDER BY received_at, id` + Limit(mq.Limit), w.Args
+	order := ` ORDER BY received_at, id`
+	if mq.Newest {
+		order = ` ORDER BY received_at DESC, id DESC`
+	}
+	return `SELECT ` + MessageColumns + ` FROM messages` + w.SQL() + order + Limit(mq.Limit), w.Args
 }
 
 // Message selects one message by id (the only argument) with, after the

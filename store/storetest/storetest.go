@@ -460,6 +460,13 @@ func testUnrecognized(t *testing.T, s store.Store) {
 	if len(all) != 2 || all[0].ID != good.MessageID || all[1].ID != res.MessageID {
 		t.Errorf("Messages() = %d messages, want both, oldest first", len(all))
 	}
+	newest, err := s.Messages(ctx, store.MessageQuery{Newest: true, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(newest) != 1 || newest[0].ID != res.MessageID {
+		t.Errorf("Messages(Newest, Limit 1) = %+v, want the newest, %d", newest, res.MessageID)
+	}
 	got, err := s.Message(ctx, res.MessageID)
 	if err != nil {
 		t.Fatal(err)
