@@ -3,6 +3,7 @@ package smtpd
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,10 @@ type limitListener struct {
 	maxTotal, maxPerIP int
 	rate               func() *rateLimiter // connections per minute per client; nil: none
 	metrics            *Metrics
+	// draining is set by Shutdown while messages in flight finish: new
+	// connections are then told the service is going down rather than
+	// refused by the kernel (RFC 5321 section 3.8).
+	draining atomic.Bool
 
 	mu    sync.Mutex
 	total int
@@ -29,6 +34,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		c, err := l.Listener.Accept()
 		if err != nil {
 			return nil, err
+		}
+		if l.draining.Load() {
+			go refuse(c, replyShuttingDown)
+			continue
 		}
 		ip := remoteIP(c)
 		l.mu.Lock()
@@ -47,7 +56,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.mu.Unlock()
 		if limit != "" {
 			l.metrics.connsRejected.WithLabelValues(limit).Inc()
-			go refuse(c)
+			go refuse(c, replyTooMany)
 			continue
 		}
 		l.metrics.connections.Inc()
@@ -55,11 +64,19 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// refuse answers 421 and closes, without blocking the accept loop on a
+// Greetings refusing a session, RFC 5321 section 3.8; RFC 3463 section 3.8
+// (X.7.0, policy) for a limit, section 3.4 (X.3.2, system not accepting
+// network messages) for a shutdown.
+const (
+	replyTooMany      = "421 4.7.0 Too many connections, try again later\r\n"
+	replyShuttingDown = "421 4.3.2 Service shutting down, try again later\r\n"
+)
+
+// refuse answers reply and closes, without blocking the accept loop on a
 // client that does not read.
-func refuse(c net.Conn) {
+func refuse(c net.Conn, reply string) {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	c.Write([]byte("421 4.7.0 Too many connections, try again later\r\n"))
+	c.Write([]byte(reply))
 	c.Close()
 }
 

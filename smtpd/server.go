@@ -307,9 +307,12 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting connections and new transactions, waits for the
-// messages being received or stored to be answered (or ctx to end), then
-// closes every connection. The store is the caller's to close afterwards.
+// Shutdown stops new sessions and transactions, waits for the messages
+// being received or stored to be answered (or ctx to end), then closes the
+// listeners and every connection. While it waits, new connections are
+// greeted with 421 and closed (RFC 5321 section 3.8), so that clients see
+// the service going down rather than gone. The store is the caller's to
+// close afterwards.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.closing {
@@ -321,10 +324,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	listeners := s.listeners
 	s.listeners = nil
 	s.mu.Unlock()
-	// Closing our listeners stops Serve without marking the go-smtp server
-	// closed, so that Close below still closes the open connections.
 	for _, l := range listeners {
-		l.Close()
+		l.draining.Store(true)
 	}
 
 	var err error
@@ -332,6 +333,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-s.idle:
 	case <-ctx.Done():
 		err = fmt.Errorf("smtpd: shutdown: %w", ctx.Err())
+	}
+	// Closing our listeners stops Serve without marking the go-smtp server
+	// closed, so that Close below still closes the open connections.
+	for _, l := range listeners {
+		l.Close()
 	}
 	if cerr := s.smtp.Close(); cerr != nil && !errors.Is(cerr, smtp.ErrServerClosed) && !errors.Is(cerr, net.ErrClosed) && err == nil {
 		err = cerr
