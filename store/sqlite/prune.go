@@ -2,8 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rebound-mail/rebound/store/sqlstore"
@@ -18,29 +18,12 @@ var evidenceKeys = `SELECT j.value FROM addresses a, json_each(a.evidence) j WHE
 // saves go on between them; see store.Store.
 func (s *Store) PruneRaw(ctx context.Context, before time.Time) (int64, error) {
 	cut := sqlstore.UnixNano(before)
-	var total int64
-	for {
-		now := sqlstore.UnixNano(s.now())
-		var n int64
-		err := s.submitWeighted(ctx, sqlstore.LargeWeight, func(w *writer) error {
-			res, err := w.exec(`UPDATE messages SET raw = ?, raw_size = 0 WHERE id IN
-				(SELECT m.id FROM messages m WHERE m.received_at < ? AND m.raw_size > 0 AND `+
-				sqlstore.PruneCandidates(evidenceKeys)+` ORDER BY m.received_at LIMIT ?)`,
-				sqlstore.PrunedRaw, cut, now, sqlstore.PruneChunk)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("sqlite: pruning raw messages: %w", err)
-		}
-		total += n
-		if n < sqlstore.PruneChunk {
-			return total, nil
-		}
-	}
+	return s.inChunks(ctx, sqlstore.PruneChunk, "raw messages", func(w *writer, now int64) (int64, error) {
+		return w.affected(w.exec(`UPDATE messages SET raw = ?, raw_size = 0 WHERE id IN
+			(SELECT m.id FROM messages m WHERE m.received_at < ? AND m.raw_size > 0 AND `+
+			sqlstore.PruneCandidates(evidenceKeys)+` ORDER BY m.received_at LIMIT ?)`,
+			sqlstore.PrunedRaw, cut, now, sqlstore.PruneChunk))
+	})
 }
 
 // PruneRecords deletes the messages received before before with their
@@ -48,54 +31,54 @@ func (s *Store) PruneRaw(ctx context.Context, before time.Time) (int64, error) {
 // store.Store.
 func (s *Store) PruneRecords(ctx context.Context, before time.Time) (int64, error) {
 	cut := sqlstore.UnixNano(before)
+	return s.inChunks(ctx, sqlstore.PruneChunk, "records", func(w *writer, now int64) (int64, error) {
+		rows, err := w.conn.QueryContext(context.Background(), `SELECT m.id FROM messages m
+			WHERE m.received_at < ? AND `+sqlstore.PruneCandidates(evidenceKeys)+`
+			ORDER BY m.received_at LIMIT ?`, cut, now, sqlstore.PruneChunk)
+		if err != nil {
+			return 0, err
+		}
+		ids, err := collectIDs(rows)
+		if err != nil || len(ids) == 0 {
+			return 0, err
+		}
+		list := jsonIDs(ids)
+		if _, err := w.exec(`DELETE FROM records WHERE message_id IN (SELECT value FROM json_each(?))`, list); err != nil {
+			return 0, err
+		}
+		return w.affected(w.exec(`DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))`, list))
+	})
+}
+
+// inChunks runs job, each time in a transaction of its own through the
+// writer, until it changes fewer than chunk rows, so that saves go on
+// between the chunks; it returns the rows changed in all. Each chunk that
+// committed stays when a later one fails. job gets the store's time, read
+// for each chunk; it may run twice (see commit), so it counts from zero.
+func (s *Store) inChunks(ctx context.Context, chunk int64, what string, job func(w *writer, now int64) (int64, error)) (int64, error) {
 	var total int64
 	for {
 		now := sqlstore.UnixNano(s.now())
 		var n int64
 		err := s.submitWeighted(ctx, sqlstore.LargeWeight, func(w *writer) error {
-			// The job may run twice (see commit): count from zero each time.
-			n = 0
-			rows, err := w.conn.QueryContext(context.Background(), `SELECT m.id FROM messages m
-				WHERE m.received_at < ? AND `+sqlstore.PruneCandidates(evidenceKeys)+`
-				ORDER BY m.received_at LIMIT ?`, cut, now, sqlstore.PruneChunk)
-			if err != nil {
-				return err
-			}
-			var ids []any
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			if err := rows.Close(); err != nil {
-				return err
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if len(ids) == 0 {
-				return nil
-			}
-			in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
-			if _, err := w.exec(`DELETE FROM records WHERE message_id IN `+in, ids...); err != nil {
-				return err
-			}
-			res, err := w.exec(`DELETE FROM messages WHERE id IN `+in, ids...)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
+			var err error
+			n, err = job(w, now)
 			return err
 		})
 		if err != nil {
-			return total, fmt.Errorf("sqlite: pruning records: %w", err)
+			return total, fmt.Errorf("sqlite: pruning %s: %w", what, err)
 		}
 		total += n
-		if n < sqlstore.PruneChunk {
+		if n < chunk {
 			return total, nil
 		}
 	}
+}
+
+// affected is the count of rows an exec changed.
+func (w *writer) affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

@@ -30,19 +30,8 @@ func (s *Store) ClaimRelay(ctx context.Context, owner string, lease time.Duratio
 		if err != nil {
 			return err
 		}
-		var ids []any
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		if err := rows.Err(); err != nil {
+		ids, err := collectIDs(rows)
+		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
@@ -63,18 +52,6 @@ func (s *Store) ClaimRelay(ctx context.Context, owner string, lease time.Duratio
 		return nil, fmt.Errorf("sqlite: claiming relay items: %w", err)
 	}
 	return items, nil
-}
-
-// jsonIDs is a JSON array of message IDs, for json_each.
-func jsonIDs(ids []any) string {
-	b := []byte{'['}
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = fmt.Appendf(b, "%d", id)
-	}
-	return string(append(b, ']'))
 }
 
 // RelayDone marks an item sent.

@@ -63,26 +63,10 @@ func (s *Store) SentTo(ctx context.Context, messageID string) ([]store.Sent, err
 // fails.
 func (s *Store) PruneSent(ctx context.Context, before time.Time) (int64, error) {
 	cut := sqlstore.UnixNano(before)
-	var total int64
-	for {
-		var n int64
-		err := s.submitWeighted(ctx, sqlstore.LargeWeight, func(w *writer) error {
-			res, err := w.exec(`DELETE FROM sent_messages WHERE (message_id, recipient) IN
-				(SELECT message_id, recipient FROM sent_messages WHERE sent_at < ? LIMIT ?)`, cut, sqlstore.PruneSentChunk)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("sqlite: pruning sent messages: %w", err)
-		}
-		total += n
-		if n < sqlstore.PruneSentChunk {
-			return total, nil
-		}
-	}
+	return s.inChunks(ctx, sqlstore.PruneSentChunk, "sent messages", func(w *writer, _ int64) (int64, error) {
+		return w.affected(w.exec(`DELETE FROM sent_messages WHERE (message_id, recipient) IN
+			(SELECT message_id, recipient FROM sent_messages WHERE sent_at < ? LIMIT ?)`, cut, sqlstore.PruneSentChunk))
+	})
 }
 
 // PutVERPToken keeps the address behind token; a token stored before
