@@ -24,10 +24,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 
 	gomilter "github.com/d--j/go-milter"
 
+	"github.com/rebound-mail/rebound/internal/drain"
 	"github.com/rebound-mail/rebound/smtpd"
 )
 
@@ -75,11 +75,9 @@ type Server struct {
 	log    *slog.Logger
 	srv    *gomilter.Server
 
-	// Messages being stored, so that Shutdown lets them be answered.
-	mu       sync.Mutex
-	closing  bool
-	inFlight int
-	idle     chan struct{} // closed when closing and inFlight reaches 0
+	// gate counts the messages being stored, so that Shutdown lets them
+	// be answered.
+	gate drain.Gate
 }
 
 // New returns a milter server storing through ing.
@@ -108,7 +106,6 @@ func New(ing Ingester, cfg Config) (*Server, error) {
 		action: cfg.Action,
 		max:    cfg.MaxMessageSize,
 		log:    cfg.Log,
-		idle:   make(chan struct{}),
 	}
 	s.srv = gomilter.NewServer(
 		gomilter.WithMilter(func() gomilter.Milter { return &filter{s: s} }),
@@ -153,17 +150,10 @@ func (s *Server) Serve(l net.Listener) error {
 // applies its default action for a broken milter (Postfix's
 // milter_default_action) to the transactions under way.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.closing {
-		s.closing = true
-		if s.inFlight == 0 {
-			close(s.idle)
-		}
-	}
-	s.mu.Unlock()
+	idle := s.gate.Close()
 	var err error
 	select {
-	case <-s.idle:
+	case <-idle:
 	case <-ctx.Done():
 		err = fmt.Errorf("milter: shutdown: %w", ctx.Err())
 	}
@@ -174,27 +164,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // beginIngest registers a message being stored; false once shutting down.
-func (s *Server) beginIngest() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.inFlight++
-	return true
-}
+func (s *Server) beginIngest() bool { return s.gate.Enter() }
 
-func (s *Server) endIngest() {
-	s.mu.Lock()
-	s.inFlight--
-	if s.closing && s.inFlight == 0 {
-		close(s.idle)
-	}
-	s.mu.Unlock()
-}
+func (s *Server) endIngest() { s.gate.Leave() }
 
-func (s *Server) shuttingDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) shuttingDown() bool { return s.gate.Closing() }

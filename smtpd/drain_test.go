@@ -53,11 +53,7 @@ func TestDrainGreets421(t *testing.T) {
 	}
 	// The 354 is written before the transaction is registered: wait for
 	// it, or shutdown could refuse it.
-	waitFor(t, "transaction in flight", func() bool {
-		ts.srv.mu.Lock()
-		defer ts.srv.mu.Unlock()
-		return ts.srv.inFlight == 1
-	})
+	waitFor(t, "transaction in flight", func() bool { return ts.srv.gate.InFlight() == 1 })
 
 	idle := ts.dial(t)
 

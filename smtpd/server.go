@@ -30,6 +30,7 @@ import (
 
 	"github.com/rebound-mail/rebound/bounce"
 	"github.com/rebound-mail/rebound/dsn"
+	"github.com/rebound-mail/rebound/internal/drain"
 	"github.com/rebound-mail/rebound/provenance"
 	"github.com/rebound-mail/rebound/record"
 	"github.com/rebound-mail/rebound/store"
@@ -189,9 +190,7 @@ type Server struct {
 
 	// Transactions in DATA, so that shutdown can let them finish.
 	mu        sync.Mutex
-	closing   bool
-	inFlight  int
-	idle      chan struct{} // closed when closing and inFlight reaches 0
+	gate      drain.Gate // transactions in DATA
 	listeners []*limitListener
 }
 
@@ -253,7 +252,6 @@ func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) 
 		log:      log,
 		metrics:  metrics,
 		now:      time.Now,
-		idle:     make(chan struct{}),
 		budget:   &budget{max: cfg.DataBudget, gauge: metrics.dataInFlight},
 		decoding: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 	}
@@ -292,8 +290,10 @@ func New(cfg Config, st Saver, an Analyzer, log *slog.Logger, metrics *Metrics) 
 func (s *Server) Serve(l net.Listener) error {
 	ll := newLimitListener(l, s.cfg.MaxConnections, s.cfg.MaxConnectionsPerIP,
 		func() *rateLimiter { return s.live.Load().connRate }, s.metrics)
+	// s.mu orders this against Shutdown, which closes the gate and takes
+	// the listeners under it.
 	s.mu.Lock()
-	if s.closing {
+	if s.gate.Closing() {
 		s.mu.Unlock()
 		l.Close()
 		return nil
@@ -315,12 +315,7 @@ func (s *Server) Serve(l net.Listener) error {
 // close afterwards.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	if !s.closing {
-		s.closing = true
-		if s.inFlight == 0 {
-			close(s.idle)
-		}
-	}
+	idle := s.gate.Close()
 	listeners := s.listeners
 	s.listeners = nil
 	s.mu.Unlock()
@@ -330,7 +325,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 	var err error
 	select {
-	case <-s.idle:
+	case <-idle:
 	case <-ctx.Done():
 		err = fmt.Errorf("smtpd: shutdown: %w", ctx.Err())
 	}
@@ -346,30 +341,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // beginData registers a transaction entering DATA; false once shutting down.
-func (s *Server) beginData() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.inFlight++
-	return true
-}
+func (s *Server) beginData() bool { return s.gate.Enter() }
 
-func (s *Server) endData() {
-	s.mu.Lock()
-	s.inFlight--
-	if s.closing && s.inFlight == 0 {
-		close(s.idle)
-	}
-	s.mu.Unlock()
-}
+func (s *Server) endData() { s.gate.Leave() }
 
-func (s *Server) shuttingDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) shuttingDown() bool { return s.gate.Closing() }
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
