@@ -110,12 +110,16 @@ type Query struct {
 	Class      string
 	Status     string // exact "5.1.1"; a class prefix "5" or "5.1" matches its children
 	Confidence string
-	Since      time.Time
-	Until      time.Time
-	Newest     bool
-	AfterID    int64
-	BeforeID   int64
-	Limit      int // 0: no limit
+	// MessageID selects the records whose original message had this
+	// Message-ID; angle brackets and space around it do not matter (see
+	// MessageID).
+	MessageID string
+	Since     time.Time
+	Until     time.Time
+	Newest    bool
+	AfterID   int64
+	BeforeID  int64
+	Limit     int // 0: no limit
 }
 
 // MessageQuery selects stored messages. Zero fields do not restrict.
@@ -186,6 +190,13 @@ type Store interface {
 	// Stats counts the records q selects in time buckets, by one
 	// dimension (class, reason or destination domain).
 	Stats(ctx context.Context, q StatsQuery) ([]StatsCount, error)
+	// Overview counts the records received in q's range by class, in
+	// buckets, and lists the top reasons, recipient domains and providers.
+	// It reads rollups kept in the transaction of each Save, never the
+	// records: its cost does not grow with their number, and it keeps
+	// counting records that retention pruned (PruneRecords). An invalid
+	// query is an error saying what is wrong.
+	Overview(ctx context.Context, q OverviewQuery) (*Overview, error)
 	// Ready reports whether the store is reachable and its schema is the
 	// one this build expects; nil when both hold.
 	Ready(ctx context.Context) error
@@ -347,5 +358,53 @@ type Incident struct {
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
 	Count     int       `json:"count"` // block records
-	Open      bool      `json:"open"`
+	// Recipients counts the distinct recipient addresses among the
+	// incident's block records.
+	Recipients int  `json:"recipients"`
+	Open       bool `json:"open"`
+}
+
+// OverviewQuery selects what Overview counts.
+type OverviewQuery struct {
+	// Since and Until bound the records' ReceivedAt as Since <= t < Until;
+	// both are required, on whole hours (UTC), and Since < Until.
+	Since, Until time.Time
+	// Bucket is time.Hour, or 24*time.Hour: days from 00:00 UTC, and then
+	// Since and Until are on whole days.
+	Bucket time.Duration
+	Top    int // entries of each top list; 0: DefaultOverviewTop
+}
+
+// DefaultOverviewTop is the length of the top lists of an OverviewQuery
+// without Top; MaxOverviewTop bounds it, and MaxOverviewBuckets the
+// buckets of one range (a year of hours).
+const (
+	DefaultOverviewTop = 10
+	MaxOverviewTop     = 1000
+	MaxOverviewBuckets = 366 * 24
+)
+
+// OverviewBucket is the number of records by class in one bucket.
+type OverviewBucket struct {
+	Start  time.Time        `json:"start"`
+	Counts map[string]int64 `json:"counts"` // records by class; classes without records left out
+}
+
+// TopEntry is one entry of a top list of an Overview.
+type TopEntry struct {
+	Key    string           `json:"key"` // the reason, domain or provider
+	Total  int64            `json:"total"`
+	Counts map[string]int64 `json:"counts"` // by class
+}
+
+// Overview is what Overview counts: every record received in the range,
+// whatever its class (delivered and unknown too).
+type Overview struct {
+	Since     time.Time        `json:"since"`
+	Until     time.Time        `json:"until"`
+	Buckets   []OverviewBucket `json:"buckets"`   // every bucket of the range, in order, empty ones included
+	Totals    map[string]int64 `json:"totals"`    // by class over the range
+	Reasons   []TopEntry       `json:"reasons"`   // Total descending, then Key
+	Domains   []TopEntry       `json:"domains"`   // recipient domains ("" for a record without one)
+	Providers []TopEntry       `json:"providers"` // see OverviewProvider
 }
