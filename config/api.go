@@ -37,6 +37,9 @@ type API struct {
 	// TLSCert and TLSKey, both set, serve the API over HTTPS.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// Dashboard serves the web dashboard (package dashboard) at / on the
+	// API's listener; the API keeps /v1, /healthz, /readyz and /metrics.
+	Dashboard bool `toml:"dashboard"`
 }
 
 // Token is one bearer token and what it may do.
@@ -88,7 +91,7 @@ func (e Endpoint) String() string { return fmt.Sprintf("endpoint %q %s", e.Name,
 
 // Defaults of the API and webhooks.
 var (
-	defaultAPI      = API{Listen: "127.0.0.1:8025", MaxBody: 4 << 20, MaxBatch: 10000}
+	defaultAPI      = API{Listen: "127.0.0.1:8025", MaxBody: 4 << 20, MaxBatch: 10000, Dashboard: true}
 	defaultWebhooks = Webhooks{
 		MaxAttempts: 12,
 		Timeout:     Duration(10 * time.Second),
