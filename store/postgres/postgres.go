@@ -234,6 +234,17 @@ func (t migrationTx) Exec(ctx context.Context, query string, args ...any) error 
 	return err
 }
 
+func (t migrationTx) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, func(), error) {
+	rows, err := t.tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rows, rows.Close, nil
+}
+
+// Indexed is what the writers keep in an indexed column (indexed).
+func (t migrationTx) Indexed(s string) string { return indexed(s) }
+
 func (t migrationTx) Version(ctx context.Context) (int, bool, error) {
 	var v int
 	err := t.tx.QueryRow(ctx, sqlstore.VersionQuery).Scan(&v)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"sync"
@@ -342,6 +343,9 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 	if s.opts.Outbox {
 		queueEvents(final, append(append(events, evs...), incEvents...))
 	}
+	// Last before COMMIT: the rows of the current hour are the ones
+	// every batch writes, held locked the shortest.
+	queueRollups(final, scored)
 	return results, final, nil
 }
 
@@ -725,6 +729,7 @@ func (s *Store) queueFindIncidents(b *pgx.Batch, recs []*sqlstore.PreparedRecord
 func (s *Store) countIncidents(ctx context.Context, conn querier, final *pgx.Batch, byKey map[incidentKey][]*incident, recs []*sqlstore.PreparedRecord) ([]sqlstore.PendingEvent, error) {
 	quiet := int64(s.opts.Policy.WithDefaults().IncidentQuiet)
 	var opened []*incident
+	var joined []incidentRecipient
 	for _, pr := range recs {
 		r := &pr.Rec
 		k, ok := blockKey(r)
@@ -744,8 +749,10 @@ func (s *Store) countIncidents(ctx context.Context, conn querier, final *pgx.Bat
 				sample: text(r.Diagnostic), first: t, last: t, count: 1}
 			byKey[k] = append(byKey[k], in)
 			opened = append(opened, in)
+			joined = append(joined, incidentRecipient{in, pr.Address})
 			continue
 		}
+		joined = append(joined, incidentRecipient{best, pr.Address})
 		best.first = min(best.first, t)
 		best.last = max(best.last, t)
 		best.count++
@@ -755,9 +762,9 @@ func (s *Store) countIncidents(ctx context.Context, conn querier, final *pgx.Bat
 		}
 	}
 	var events []sqlstore.PendingEvent
-	if s.opts.Outbox && len(opened) > 0 {
-		// The events tell the incidents' ids, so the new ones are
-		// numbered before they are inserted.
+	if len(opened) > 0 {
+		// The events and the recipients tell the incidents' ids, so the
+		// new ones are numbered before they are inserted.
 		rows, _ := conn.Query(ctx, `SELECT nextval(pg_get_serial_sequence('incidents', 'id')) FROM generate_series(1, $1)`, len(opened))
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
@@ -796,22 +803,16 @@ func (s *Store) countIncidents(ctx context.Context, conn querier, final *pgx.Bat
 			d, c, st, re, sa = append(d, in.domain), append(c, in.code), append(st, in.status), append(re, in.reason), append(sa, in.sample)
 			f, l, cnt = append(f, in.first), append(l, in.last), append(cnt, int32(in.count))
 		}
-		if s.opts.Outbox {
-			ids := make([]int64, 0, n)
-			for _, in := range opened {
-				ids = append(ids, in.id)
-			}
-			final.Queue(`INSERT INTO incidents (id, domain, code, status, reason, sample, first_seen, last_seen, count)
-				SELECT i, d, c, st, re, sa, f, l, n FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-					$6::text[], $7::bigint[], $8::bigint[], $9::int[]) AS u(i, d, c, st, re, sa, f, l, n)`,
-				ids, d, c, st, re, sa, f, l, cnt)
-		} else {
-			final.Queue(`INSERT INTO incidents (domain, code, status, reason, sample, first_seen, last_seen, count)
-				SELECT d, c, st, re, sa, f, l, n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
-					$5::text[], $6::bigint[], $7::bigint[], $8::int[]) WITH ORDINALITY AS u(d, c, st, re, sa, f, l, n, o)
-				ORDER BY o`, d, c, st, re, sa, f, l, cnt)
+		ids := make([]int64, 0, n)
+		for _, in := range opened {
+			ids = append(ids, in.id)
 		}
+		final.Queue(`INSERT INTO incidents (id, domain, code, status, reason, sample, first_seen, last_seen, count)
+			SELECT i, d, c, st, re, sa, f, l, n FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+				$6::text[], $7::bigint[], $8::bigint[], $9::int[]) AS u(i, d, c, st, re, sa, f, l, n)`,
+			ids, d, c, st, re, sa, f, l, cnt)
 	}
+	queueIncidentRecipients(final, joined)
 	if !s.opts.Outbox {
 		return nil, nil
 	}
@@ -837,6 +838,81 @@ func (s *Store) countIncidents(ctx context.Context, conn querier, final *pgx.Bat
 	}
 	return events, nil
 }
+
+// incidentRecipient is a block's recipient address and the incident it
+// joined.
+type incidentRecipient struct {
+	in      *incident
+	address string
+}
+
+// queueIncidentRecipients counts the recipients of the blocks among those
+// of their incidents, once each; the incidents are numbered by then. The
+// advisory locks of the incidents' keys keep other writers off these rows.
+func queueIncidentRecipients(b *pgx.Batch, joined []incidentRecipient) {
+	type pair struct {
+		id      int64
+		address string
+	}
+	seen := map[pair]bool{}
+	var ids []int64
+	var addrs []string
+	for _, j := range joined {
+		p := pair{j.in.id, j.address}
+		if j.address == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		ids = append(ids, p.id)
+		addrs = append(addrs, p.address)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO incident_recipients (incident_id, address)
+		SELECT i, a FROM unnest($1::bigint[], $2::text[]) AS u(i, a)
+		ON CONFLICT (incident_id, address) DO NOTHING`, ids, addrs)
+}
+
+// queueRollups queues the counts of the batch's new records into the
+// rollups (sqlstore.Rollups), one row each, in key order so that writers
+// lock rows in the same order, in a shard of the batch's own.
+func queueRollups(b *pgx.Batch, recs []*sqlstore.PreparedRecord) {
+	if len(recs) == 0 {
+		return
+	}
+	roll := sqlstore.Rollups{}
+	for _, pr := range recs {
+		roll.AddRecord(pr, indexed)
+	}
+	shard := rand.IntN(rollupShards)
+	for _, daily := range []bool{false, true} {
+		table, unit := sqlstore.RollupTable(daily)
+		var dims []int32
+		var units, counts []int64
+		var keys, classes []string
+		for _, k := range roll.Sorted() {
+			if k.Daily != daily {
+				continue
+			}
+			dims = append(dims, int32(k.Dim))
+			units = append(units, k.Unit)
+			keys = append(keys, k.Key)
+			classes = append(classes, k.Class)
+			counts = append(counts, roll[k])
+		}
+		b.Queue(`INSERT INTO `+table+` (dim, `+unit+`, key, class, shard, count)
+			SELECT d, u, k, c, $6, n FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])
+				WITH ORDINALITY AS r(d, u, k, c, n, o) ORDER BY o
+			ON CONFLICT (dim, `+unit+`, key, class, shard) DO UPDATE SET count = `+table+`.count + excluded.count`,
+			dims, units, keys, classes, counts, shard)
+	}
+}
+
+// rollupShards is how many rows of the rollups one count is spread over,
+// one per transaction: two writers, of this instance or another, then
+// seldom wait for each other's commit on the row of the current hour.
+const rollupShards = 8
 
 // later breaks a tie between incidents with the same last block: the one
 // opened last wins, as in an ORDER BY id DESC.

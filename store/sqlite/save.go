@@ -109,6 +109,9 @@ func (w *writer) save(p *pending) (store.SaveResult, error) {
 				return store.SaveResult{}, err
 			}
 		}
+		if w.job != nil {
+			w.job.AddRecord(pr, nil)
+		}
 		// The message is new (its content hash was not stored), so its
 		// records are too: score each, once.
 		if err := w.score(pr); err != nil {
@@ -144,14 +147,14 @@ func (w *writer) score(pr *sqlstore.PreparedRecord) error {
 		}
 	}
 	if domain, code, ok := suppress.IncidentKey(r); ok {
-		return w.countIncident(r, domain, code)
+		return w.countIncident(r, pr.Address, domain, code)
 	}
 	return nil
 }
 
 // countIncident adds a block to the open incident of its destination and
 // code, or opens one.
-func (w *writer) countIncident(r *record.Record, domain, code string) error {
+func (w *writer) countIncident(r *record.Record, address, domain, code string) error {
 	ctx := context.Background()
 	st := w.stmts
 	t := r.ReceivedAt
@@ -168,11 +171,14 @@ func (w *writer) countIncident(r *record.Record, domain, code string) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: opening incident: %w", err)
 		}
-		if !w.s.opts.Outbox {
-			return nil
-		}
 		if id, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: opening incident: %w", err)
+		}
+		if err := w.incidentRecipient(id, address); err != nil {
+			return err
+		}
+		if !w.s.opts.Outbox {
+			return nil
 		}
 		return w.emitIncident(store.Incident{ID: id, Domain: domain, Status: r.Status, Reason: r.Reason,
 			Sample: r.Diagnostic, FirstSeen: t, LastSeen: t, Count: 1}, true)
@@ -184,12 +190,27 @@ func (w *writer) countIncident(r *record.Record, domain, code string) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: updating incident: %w", err)
 	}
+	if err := w.incidentRecipient(id, address); err != nil {
+		return err
+	}
 	if !w.s.opts.Outbox {
 		return nil
 	}
 	return w.emitIncident(store.Incident{ID: id, Domain: domain, Status: status, Reason: reason, Sample: sample,
 		FirstSeen: sqlstore.FromUnixNano(min(first, n)), LastSeen: sqlstore.FromUnixNano(max(last, n)),
 		Count: int(count) + 1}, false)
+}
+
+// incidentRecipient counts address (none for "") among the recipients of
+// incident id.
+func (w *writer) incidentRecipient(id int64, address string) error {
+	if address == "" {
+		return nil
+	}
+	if _, err := w.stmts.incidentRecipient.ExecContext(context.Background(), id, address); err != nil {
+		return fmt.Errorf("sqlite: counting the recipient of incident %d: %w", id, err)
+	}
+	return nil
 }
 
 // loadAddress returns the suppression state of address, the zero state

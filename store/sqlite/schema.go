@@ -64,6 +64,17 @@ func (c migrationConn) Exec(ctx context.Context, query string, args ...any) erro
 	return err
 }
 
+func (c migrationConn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, func(), error) {
+	rows, err := c.conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rows, func() { rows.Close() }, nil
+}
+
+// Indexed keeps values as they are: SQLite's indexes take any length.
+func (c migrationConn) Indexed(s string) string { return s }
+
 func (c migrationConn) Version(ctx context.Context) (int, bool, error) {
 	var v int
 	err := c.conn.QueryRowContext(ctx, sqlstore.VersionQuery).Scan(&v)

@@ -20,6 +20,8 @@ type statements struct {
 	insertEvent, insertChange      *sql.Stmt
 	insertSent, updateSent         *sql.Stmt
 	insertToken                    *sql.Stmt
+	rollupHour, rollupDay          *sql.Stmt
+	incidentRecipient              *sql.Stmt
 	all                            []*sql.Stmt
 }
 
@@ -71,6 +73,12 @@ func prepare(conn *sql.Conn) (*statements, error) {
 			ON CONFLICT (message_id, recipient) DO NOTHING`},
 		{&st.updateSent, `UPDATE sent_messages SET campaign = coalesce(nullif(?, ''), campaign),
 			tenant = coalesce(nullif(?, ''), tenant) WHERE message_id = ? AND recipient = ?`},
+		{&st.rollupHour, `INSERT INTO rollup_hours (dim, hour, key, class, shard, count) VALUES (?, ?, ?, ?, 0, ?)
+			ON CONFLICT (dim, hour, key, class, shard) DO UPDATE SET count = count + excluded.count`},
+		{&st.rollupDay, `INSERT INTO rollup_days (dim, day, key, class, shard, count) VALUES (?, ?, ?, ?, 0, ?)
+			ON CONFLICT (dim, day, key, class, shard) DO UPDATE SET count = count + excluded.count`},
+		{&st.incidentRecipient, `INSERT INTO incident_recipients (incident_id, address) VALUES (?, ?)
+			ON CONFLICT (incident_id, address) DO NOTHING`},
 		{&st.insertToken, `INSERT INTO verp_tokens (token, address, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (token) DO NOTHING`},
 	} {

@@ -62,6 +62,9 @@ type writer struct {
 	ident os.FileInfo // the database file the pool was opened on
 	conn  *sql.Conn
 	stmts *statements
+	// rollups are the counts of the batch's committed jobs, written once
+	// per row before COMMIT; job are those of the job running.
+	rollups, job sqlstore.Rollups
 }
 
 // writeLoop commits the queued jobs in batches until the store closes: the
@@ -141,6 +144,7 @@ func failAll(batch []*job, err error) {
 func (w *writer) run(batch []*job, savepoints bool) bool {
 	ctx := context.Background() // waits are bounded by the busy timeout
 	st := w.stmts
+	w.rollups = sqlstore.Rollups{}
 	if _, err := st.begin.ExecContext(ctx); err != nil {
 		failAll(batch, fmt.Errorf("sqlite: begin: %w", err))
 		w.closeConn()
@@ -156,6 +160,7 @@ func (w *writer) run(batch []*job, savepoints bool) bool {
 				w.rollback()
 				return false
 			}
+			w.keepRollups()
 			continue
 		}
 		if _, err := st.savepoint.ExecContext(ctx); err != nil {
@@ -164,7 +169,9 @@ func (w *writer) run(batch []*job, savepoints bool) bool {
 			return true
 		}
 		j.err = w.runJob(j)
-		if j.err != nil {
+		if j.err == nil {
+			w.keepRollups()
+		} else {
 			if _, err := st.rollbackTo.ExecContext(ctx); err != nil {
 				// The transaction is in an unknown state: give up on the
 				// whole batch rather than commit half a message.
@@ -179,6 +186,11 @@ func (w *writer) run(batch []*job, savepoints bool) bool {
 			return true
 		}
 	}
+	if err := w.writeRollups(); err != nil {
+		failAll(batch, err)
+		w.rollback()
+		return true
+	}
 	if _, err := st.commit.ExecContext(ctx); err != nil {
 		failAll(batch, fmt.Errorf("sqlite: commit: %w", err))
 		w.rollback()
@@ -189,12 +201,39 @@ func (w *writer) run(batch []*job, savepoints bool) bool {
 // runJob runs one job, turning a panic into an error for that message: a
 // bug in scoring one record must cost a retry, not the process.
 func (w *writer) runJob(j *job) (err error) {
+	w.job = sqlstore.Rollups{}
 	defer func() {
 		if x := recover(); x != nil {
 			err = fmt.Errorf("sqlite: internal error saving message: %v", x)
 		}
 	}()
 	return j.run(w)
+}
+
+// keepRollups adds the counts of the job that just succeeded to the
+// batch's.
+func (w *writer) keepRollups() {
+	for k, n := range w.job {
+		w.rollups[k] += n
+	}
+	w.job = nil
+}
+
+// writeRollups writes the batch's counts, each row once, in the order
+// of their keys.
+func (w *writer) writeRollups() error {
+	ctx := context.Background()
+	for _, k := range w.rollups.Sorted() {
+		st := w.stmts.rollupHour
+		if k.Daily {
+			st = w.stmts.rollupDay
+		}
+		if _, err := st.ExecContext(ctx, k.Dim, k.Unit, k.Key, k.Class, w.rollups[k]); err != nil {
+			return fmt.Errorf("sqlite: counting records into the overview: %w", err)
+		}
+	}
+	w.rollups = nil
+	return nil
 }
 
 // rollback abandons the open transaction after a failure. When even that

@@ -83,6 +83,11 @@ func ApplyNext(ctx context.Context, tx MigrationTx, p Placeholders, ms []Migrati
 	if err := tx.Exec(ctx, m.SQL); err != nil {
 		return nil, fmt.Errorf("migration %s: %w", m.Name, err)
 	}
+	if m.Version == OverviewVersion {
+		if err := fillOverview(ctx, tx, p); err != nil {
+			return nil, fmt.Errorf("migration %s: %w", m.Name, err)
+		}
+	}
 	if err := tx.Exec(ctx, `UPDATE schema_version SET version = `+p.Param(1), m.Version); err != nil {
 		return nil, fmt.Errorf("migration %s: %w", m.Name, err)
 	}

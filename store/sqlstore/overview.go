@@ -152,7 +152,7 @@ func (r *Reads) Overview(ctx context.Context, q store.OverviewQuery, collate str
 	}
 	table, unit := RollupTable(daily)
 	p := r.Queries.Placeholders
-	series := `SELECT ` + unit + `, class, sum(count) FROM ` + table + ` WHERE dim = ` + p.Param(1) +
+	series := `SELECT ` + unit + `, class, CAST(sum(count) AS BIGINT) FROM ` + table + ` WHERE dim = ` + p.Param(1) +
 		` AND ` + unit + ` >= ` + p.Param(2) + ` AND ` + unit + ` < ` + p.Param(3) + ` GROUP BY ` + unit + `, class`
 	rows, release, err := r.Query(ctx, series, DimClass, first, end)
 	if err != nil {
@@ -213,9 +213,9 @@ func (r *Reads) overviewTop(ctx context.Context, dim, top int, collate string, h
 	if len(parts) == 0 {
 		return []store.TopEntry{}, nil
 	}
-	query := `WITH c AS (SELECT key, class, sum(count) AS n FROM (` + strings.Join(parts, ` UNION ALL `) + `) AS s
+	query := `WITH c AS (SELECT key, class, CAST(sum(count) AS BIGINT) AS n FROM (` + strings.Join(parts, ` UNION ALL `) + `) AS s
 			GROUP BY key, class),
-		t AS (SELECT key, sum(n) AS total FROM c GROUP BY key HAVING sum(n) <> 0
+		t AS (SELECT key, CAST(sum(n) AS BIGINT) AS total FROM c GROUP BY key HAVING sum(n) <> 0
 			ORDER BY total DESC, key` + collate + ` LIMIT ` + param() + `)
 		SELECT c.key, c.class, c.n, t.total FROM c JOIN t ON t.key = c.key`
 	args = append(args, top)

@@ -92,6 +92,18 @@ func (q Queries) Records(rq store.Query) (string, []any, error) {
 	if rq.Class != "" {
 		w.Add("class = ?", q.clean(rq.Class))
 	}
+	if rq.MessageID != "" {
+		// Kept as the report quoted it, which is mostly without angle
+		// brackets (package bounce trims them) but not always: both
+		// forms match. The index is on the first 200 characters (see
+		// migration 0008), which the condition repeats so that it serves.
+		id := Storable(store.MessageID(rq.MessageID))
+		if id == "" {
+			return "", nil, fmt.Errorf("message id %s: empty inside its angle brackets", mailaddr.Quote(rq.MessageID, 64))
+		}
+		w.Add("substr(original_message_id, 1, 200) IN (substr(?, 1, 200), substr(?, 1, 200))", id, "<"+id+">")
+		w.Add("original_message_id IN (?, ?)", id, "<"+id+">")
+	}
 	switch rq.Confidence {
 	case "":
 	case record.ConfidenceHigh:

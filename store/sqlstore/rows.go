@@ -32,7 +32,10 @@ const AddressColumns = `address, soft_count, window_start, last_bounce, suppress
 const MessageColumns = `id, received_at, source, remote_addr, helo, mail_from, rcpt_to, parse_error, format,
 	truncated_recipients, auth_results`
 
-const incidentColumns = `id, domain, status, reason, sample, first_seen, last_seen, count`
+// incidentColumns end with the incident's distinct recipients, counted from
+// the primary key of incident_recipients.
+const incidentColumns = `id, domain, status, reason, sample, first_seen, last_seen, count,
+	(SELECT count(*) FROM incident_recipients AS r WHERE r.incident_id = incidents.id)`
 
 // scanRecord reads one row of RecordReadColumns. A failing scan is
 // reported as is; a damaged header list as decodeErr.
@@ -164,11 +167,12 @@ func CollectIncidents(rows Rows, cutoff int64) ([]store.Incident, error) {
 	var incs []store.Incident
 	for rows.Next() {
 		var in store.Incident
-		var first, last, count int64
-		if err := rows.Scan(&in.ID, &in.Domain, &in.Status, &in.Reason, &in.Sample, &first, &last, &count); err != nil {
+		var first, last, count, recipients int64
+		if err := rows.Scan(&in.ID, &in.Domain, &in.Status, &in.Reason, &in.Sample, &first, &last, &count, &recipients); err != nil {
 			return nil, fmt.Errorf("reading incident: %w", err)
 		}
 		in.Count = int(count)
+		in.Recipients = int(recipients)
 		in.FirstSeen = FromUnixNano(first)
 		in.LastSeen = FromUnixNano(last)
 		in.Open = last > cutoff
