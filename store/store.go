@@ -380,7 +380,7 @@ type OverviewQuery struct {
 // buckets of one range (a year of hours).
 const (
 	DefaultOverviewTop = 10
-	MaxOverviewTop     = 1000
+	MaxOverviewTop     = 10000
 	MaxOverviewBuckets = 366 * 24
 )
 

@@ -121,6 +121,7 @@ func Run(t *testing.T, b Backend) {
 	runSent(t, b)
 	runPrune(t, b)
 	runRelay(t, b)
+	runOverview(t, b)
 	t.Run("UpgradeFromVersion1", func(t *testing.T) {
 		if b.Legacy == nil {
 			t.Skip("the backend has no older schema")
