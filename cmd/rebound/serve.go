@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rebound-mail/rebound/config"
+	"github.com/rebound-mail/rebound/dashboard"
 	"github.com/rebound-mail/rebound/smtpd"
 	"github.com/rebound-mail/rebound/webhook"
 )
@@ -218,6 +219,13 @@ func serveWith(ctx context.Context, args []string, stderr io.Writer, hooks serve
 		return failf(stderr, "serve", "%v", err)
 	}
 	live.srv, live.api, live.st = srv, apiHandler, st
+	if cfg.API.Dashboard {
+		dash, err := dashboard.New()
+		if err != nil {
+			return failf(stderr, "serve", "%v", err)
+		}
+		apiSrv.Handler = withDashboard(apiSrv.Handler, dash)
+	}
 
 	l, network, addr, err := listenOn(cfg.Listener.Listen)
 	if err != nil {
@@ -358,4 +366,15 @@ wait:
 	<-deliveryDone
 	<-relayDone
 	return status
+}
+
+// withDashboard serves the dashboard at / beside the API on one listener:
+// the API keeps /v1/, /healthz, /readyz and /metrics.
+func withDashboard(api, dash http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", dash)
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, api)
+	}
+	return mux
 }
