@@ -18,3 +18,9 @@ func BenchmarkSaveParallel(b *testing.B) {
 	}
 	storetest.BenchSaveParallel(b, openTest(b, pgtest.SchemaURL(b, "t_"), store.Options{}), tmpl)
 }
+
+// BenchmarkOverview measures Overview among a million records; see
+// storetest.BenchOverview.
+func BenchmarkOverview(b *testing.B) {
+	storetest.BenchOverview(b, openTest(b, pgtest.SchemaURL(b, "t_"), store.Options{}))
+}

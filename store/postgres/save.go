@@ -904,7 +904,7 @@ func queueRollups(b *pgx.Batch, recs []*sqlstore.PreparedRecord) {
 		b.Queue(`INSERT INTO `+table+` (dim, `+unit+`, key, class, shard, count)
 			SELECT d, u, k, c, $6, n FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])
 				WITH ORDINALITY AS r(d, u, k, c, n, o) ORDER BY o
-			ON CONFLICT (dim, `+unit+`, key, class, shard) DO UPDATE SET count = `+table+`.count + excluded.count`,
+			ON CONFLICT (dim, key, `+unit+`, class, shard) DO UPDATE SET count = `+table+`.count + excluded.count`,
 			dims, units, keys, classes, counts, shard)
 	}
 }

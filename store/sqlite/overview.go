@@ -9,5 +9,5 @@ import (
 // Overview counts the records of q's range from the rollups; see
 // store.Store.
 func (s *Store) Overview(ctx context.Context, q store.OverviewQuery) (*store.Overview, error) {
-	return s.reads.Overview(ctx, q, "")
+	return s.reads.Overview(ctx, q, "", 1)
 }

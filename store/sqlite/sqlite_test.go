@@ -76,3 +76,14 @@ func BenchmarkSaveParallel(b *testing.B) {
 	defer s.Close()
 	storetest.BenchSaveParallel(b, s, tmpl)
 }
+
+// BenchmarkOverview measures Overview among a million records; see
+// storetest.BenchOverview.
+func BenchmarkOverview(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "rebound.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchOverview(b, s)
+}

@@ -74,9 +74,9 @@ func prepare(conn *sql.Conn) (*statements, error) {
 		{&st.updateSent, `UPDATE sent_messages SET campaign = coalesce(nullif(?, ''), campaign),
 			tenant = coalesce(nullif(?, ''), tenant) WHERE message_id = ? AND recipient = ?`},
 		{&st.rollupHour, `INSERT INTO rollup_hours (dim, hour, key, class, shard, count) VALUES (?, ?, ?, ?, 0, ?)
-			ON CONFLICT (dim, hour, key, class, shard) DO UPDATE SET count = count + excluded.count`},
+			ON CONFLICT (dim, key, hour, class, shard) DO UPDATE SET count = count + excluded.count`},
 		{&st.rollupDay, `INSERT INTO rollup_days (dim, day, key, class, shard, count) VALUES (?, ?, ?, ?, 0, ?)
-			ON CONFLICT (dim, day, key, class, shard) DO UPDATE SET count = count + excluded.count`},
+			ON CONFLICT (dim, key, day, class, shard) DO UPDATE SET count = count + excluded.count`},
 		{&st.incidentRecipient, `INSERT INTO incident_recipients (incident_id, address) VALUES (?, ?)
 			ON CONFLICT (incident_id, address) DO NOTHING`},
 		{&st.insertToken, `INSERT INTO verp_tokens (token, address, created_at) VALUES (?, ?, ?)

@@ -186,6 +186,6 @@ func UpsertRollups(p Placeholders, daily bool, keys []RollupKey, roll Rollups, s
 		fmt.Fprintf(&b, "(%s, %s, %s, %s, %s, %s)", p.Param(n+1), p.Param(n+2), p.Param(n+3), p.Param(n+4), p.Param(n+5), p.Param(n+6))
 		args = append(args, k.Dim, k.Unit, k.Key, k.Class, shard, roll[k])
 	}
-	b.WriteString(` ON CONFLICT (dim, ` + unit + `, key, class, shard) DO UPDATE SET count = ` + table + `.count + excluded.count`)
+	b.WriteString(` ON CONFLICT (dim, key, ` + unit + `, class, shard) DO UPDATE SET count = ` + table + `.count + excluded.count`)
 	return b.String(), args
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -80,8 +81,8 @@ func (r Rollups) AddRecord(pr *PreparedRecord, clean func(string) string) {
 	r.Add(UnixNano(rec.ReceivedAt), class, reason, pr.Domain, store.OverviewProvider(rec))
 }
 
-// Sorted lists the rows of r in the order writers lock them: table, unit,
-// dimension, key, class.
+// Sorted lists the rows of r in the order writers lock them: table, then
+// the primary key's order (dimension, key, unit, class).
 func (r Rollups) Sorted() []RollupKey {
 	keys := make([]RollupKey, 0, len(r))
 	for k := range r {
@@ -94,8 +95,8 @@ func (r Rollups) Sorted() []RollupKey {
 			}
 			return -1
 		}
-		return cmp.Or(cmp.Compare(a.Unit, b.Unit), cmp.Compare(a.Dim, b.Dim),
-			strings.Compare(a.Key, b.Key), strings.Compare(a.Class, b.Class))
+		return cmp.Or(cmp.Compare(a.Dim, b.Dim), strings.Compare(a.Key, b.Key),
+			cmp.Compare(a.Unit, b.Unit), strings.Compare(a.Class, b.Class))
 	})
 	return keys
 }
@@ -128,8 +129,10 @@ func overviewSpans(since, until int64) (h1, h2, d1, d2, h3, h4 int64) {
 }
 
 // Overview answers q from the rollups. collate is what the backend puts
-// after a text to sort it by bytes ("" for SQLite's binary default, ` COLLATE "C"` for PostgreSQL).
-func (r *Reads) Overview(ctx context.Context, q store.OverviewQuery, collate string) (*store.Overview, error) {
+// after a text to sort it by bytes ("" for SQLite's binary default,
+// ` COLLATE "C"` for PostgreSQL); shards is how many shards its writers
+// spread a row over.
+func (r *Reads) Overview(ctx context.Context, q store.OverviewQuery, collate string, shards int) (*store.Overview, error) {
 	q, err := q.Check()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Backend, err)
@@ -151,106 +154,304 @@ func (r *Reads) Overview(ctx context.Context, q store.OverviewQuery, collate str
 		ov.Buckets[i] = store.OverviewBucket{Start: FromUnixNano((first + int64(i)) * unitNanos), Counts: map[string]int64{}}
 	}
 	table, unit := RollupTable(daily)
-	p := r.Queries.Placeholders
-	series := `SELECT ` + unit + `, class, CAST(sum(count) AS BIGINT) FROM ` + table + ` WHERE dim = ` + p.Param(1) +
-		` AND ` + unit + ` >= ` + p.Param(2) + ` AND ` + unit + ` < ` + p.Param(3) + ` GROUP BY ` + unit + `, class`
-	rows, release, err := r.Query(ctx, series, DimClass, first, end)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
-	}
-	for rows.Next() {
+	w := Where{Placeholders: r.Queries.Placeholders}
+	w.Add("dim = ? AND key = ''", DimClass)
+	w.Add(unit+" >= ? AND "+unit+" < ?", first, end)
+	series := `SELECT ` + unit + `, class, CAST(sum(count) AS BIGINT) FROM ` + table + w.SQL() + ` GROUP BY ` + unit + `, class`
+	err = r.each(ctx, series, w.Args, func(rows Rows) error {
 		var u, n int64
 		var class string
 		if err := rows.Scan(&u, &class, &n); err != nil {
-			release()
-			return nil, fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
+			return err
 		}
 		if i := u - first; i >= 0 && i < int64(len(ov.Buckets)) && n != 0 {
 			ov.Buckets[i].Counts[class] += n
 			ov.Totals[class] += n
 		}
-	}
-	err = rows.Err()
-	release()
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
+		return nil, err
 	}
-	h1, h2, d1, d2, h3, h4 := overviewSpans(since, until)
+	t := topQuery{r: r, top: q.Top, collate: collate, rowsPerKey: max(1, len(ov.Totals)) * max(1, shards)}
+	t.spans(since, until)
 	for _, top := range []struct {
 		dim int
 		dst *[]store.TopEntry
 	}{{DimReason, &ov.Reasons}, {DimDomain, &ov.Domains}, {DimProvider, &ov.Providers}} {
-		entries, err := r.overviewTop(ctx, top.dim, q.Top, collate, h1, h2, d1, d2, h3, h4)
-		if err != nil {
+		t.dim = top.dim
+		if *top.dst, err = t.run(ctx); err != nil {
 			return nil, err
 		}
-		*top.dst = entries
 	}
 	return ov, nil
 }
 
-// overviewTop lists the top keys of dim over the hours [h1, h2) and
-// [h3, h4) and the days [d1, d2): the keys are ranked in the database,
-// and only the top ones' counts by class come back.
-func (r *Reads) overviewTop(ctx context.Context, dim, top int, collate string, h1, h2, d1, d2, h3, h4 int64) ([]store.TopEntry, error) {
-	p := r.Queries.Placeholders
-	n := 0
-	param := func() string { n++; return p.Param(n) }
-	var args []any
+// each runs query and calls fn on each row.
+func (r *Reads) each(ctx context.Context, query string, args []any, fn func(Rows) error) error {
+	rows, release, err := r.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
+	}
+	defer release()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
+	}
+	return nil
+}
+
+// topQuery finds the top keys of one dimension over a range: its leading
+// and trailing hours from rollup_hours, its whole days from rollup_days.
+//
+// Summing every row of a month of domains would read hundreds of
+// thousands of rows, so it searches first. The counts of a few likely keys
+// (the largest rows of each span) give a lower bound b of the top list's
+// last total. A key with a total of at least b over m spans, each with at
+// most rowsPerKey rows of it (classes times shards), has a row of at least
+// b/(m·rowsPerKey) in one span: the index by count finds those keys, and
+// only their rows are summed. When the bound is too weak to leave out a
+// row, every row is summed instead.
+type topQuery struct {
+	r          *Reads
+	dim        int
+	top        int
+	collate    string
+	rowsPerKey int
+	hours      []int64 // the units of the leading and trailing hours
+	h1, h2     int64   // [h1, h2) and [h3, h4): the hours
+	h3, h4     int64
+	d1, d2     int64 // [d1, d2): the days
+}
+
+func (t *topQuery) spans(since, until int64) {
+	t.h1, t.h2, t.d1, t.d2, t.h3, t.h4 = overviewSpans(since, until)
+	t.hours = t.hours[:0]
+	for h := t.h1; h < t.h2; h++ {
+		t.hours = append(t.hours, h)
+	}
+	for h := t.h3; h < t.h4; h++ {
+		t.hours = append(t.hours, h)
+	}
+}
+
+// parts is the union of the rows of the spans that cond (with its args)
+// selects, and its arguments.
+func (t *topQuery) parts(cond string, args ...any) (string, []any) {
+	w := Where{Placeholders: t.r.Queries.Placeholders}
 	var parts []string
-	span := func(daily bool, from, to int64) {
+	add := func(daily bool, from, to int64) {
 		if from >= to {
 			return
 		}
 		table, unit := RollupTable(daily)
-		parts = append(parts, `SELECT key, class, count FROM `+table+` WHERE dim = `+param()+
-			` AND `+unit+` >= `+param()+` AND `+unit+` < `+param())
-		args = append(args, dim, from, to)
+		before := len(w.conds)
+		w.Add("dim = ?", t.dim)
+		if cond != "" {
+			w.Add(cond, args...)
+		}
+		w.Add(unit+" >= ? AND "+unit+" < ?", from, to)
+		parts = append(parts, `SELECT key, class, count FROM `+table+` WHERE `+strings.Join(w.conds[before:], " AND "))
 	}
-	span(false, h1, h2)
-	span(true, d1, d2)
-	span(false, h3, h4)
+	add(false, t.h1, t.h2)
+	add(true, t.d1, t.d2)
+	add(false, t.h3, t.h4)
 	if len(parts) == 0 {
-		return []store.TopEntry{}, nil
+		return "", nil
 	}
-	query := `WITH c AS (SELECT key, class, CAST(sum(count) AS BIGINT) AS n FROM (` + strings.Join(parts, ` UNION ALL `) + `) AS s
-			GROUP BY key, class),
-		t AS (SELECT key, CAST(sum(n) AS BIGINT) AS total FROM c GROUP BY key HAVING sum(n) <> 0
-			ORDER BY total DESC, key` + collate + ` LIMIT ` + param() + `)
-		SELECT c.key, c.class, c.n, t.total FROM c JOIN t ON t.key = c.key`
-	args = append(args, top)
-	rows, release, err := r.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
-	}
-	defer release()
-	byKey := map[string]*store.TopEntry{}
-	for rows.Next() {
-		var key, class string
-		var count, total int64
-		if err := rows.Scan(&key, &class, &count, &total); err != nil {
-			return nil, fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
+	return strings.Join(parts, ` UNION ALL `), w.Args
+}
+
+// counts sums the rows of keys by class.
+func (t *topQuery) counts(ctx context.Context, keys []string, into map[string]map[string]int64) error {
+	for chunk := range slices.Chunk(keys, CheckChunk) {
+		var cond string
+		var arg []any
+		if t.r.Queries.Placeholders == Dollar {
+			cond, arg = "key = ANY (?)", []any{chunk}
+		} else {
+			cond = "key IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ") + ")"
+			for _, k := range chunk {
+				arg = append(arg, k)
+			}
 		}
-		e := byKey[key]
-		if e == nil {
-			e = &store.TopEntry{Key: key, Total: total, Counts: map[string]int64{}}
-			byKey[key] = e
+		union, args := t.parts(cond, arg...)
+		if union == "" {
+			return nil
 		}
-		if count != 0 {
-			e.Counts[class] = count
+		err := t.r.each(ctx, `SELECT key, class, CAST(sum(count) AS BIGINT) FROM (`+union+`) AS s GROUP BY key, class`, args,
+			func(rows Rows) error {
+				var key, class string
+				var n int64
+				if err := rows.Scan(&key, &class, &n); err != nil {
+					return err
+				}
+				if into[key] == nil {
+					into[key] = map[string]int64{}
+				}
+				if n != 0 {
+					into[key][class] += n
+				}
+				return nil
+			})
+		if err != nil {
+			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: reading the overview: %w", r.Backend, err)
+	return nil
+}
+
+// keysOver lists the keys with a row of at least min in the spans, or
+// with limit > 0, those of the limit largest rows of each span.
+func (t *topQuery) keysOver(ctx context.Context, min int64, limit int, into map[string]bool) error {
+	collect := func(rows Rows) error {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return err
+		}
+		into[key] = true
+		return nil
 	}
-	out := make([]store.TopEntry, 0, len(byKey))
-	for _, e := range byKey {
-		out = append(out, *e)
+	for _, sp := range []struct {
+		daily bool
+		units []int64
+	}{{false, t.hours}, {true, rangeOf(t.d1, t.d2)}} {
+		if len(sp.units) == 0 {
+			continue
+		}
+		table, unit := RollupTable(sp.daily)
+		if limit > 0 {
+			for _, u := range sp.units {
+				w := Where{Placeholders: t.r.Queries.Placeholders}
+				w.Add("dim = ? AND "+unit+" = ?", t.dim, u)
+				query := `SELECT key FROM ` + table + w.SQL() + ` ORDER BY count DESC` + Limit(limit)
+				if err := t.r.each(ctx, query, w.Args, collect); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		w := Where{Placeholders: t.r.Queries.Placeholders}
+		w.Add("dim = ?", t.dim)
+		if t.r.Queries.Placeholders == Dollar {
+			w.Add(unit+" = ANY (?)", sp.units)
+		} else {
+			args := make([]any, len(sp.units))
+			for i, u := range sp.units {
+				args[i] = u
+			}
+			w.Add(unit+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(sp.units)), ", ")+")", args...)
+		}
+		w.Add("count >= ?", min)
+		if err := t.r.each(ctx, `SELECT DISTINCT key FROM `+table+w.SQL(), w.Args, collect); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func rangeOf(from, to int64) []int64 {
+	var out []int64
+	for u := from; u < to; u++ {
+		out = append(out, u)
+	}
+	return out
+}
+
+// ranked is the top list of counts.
+func (t *topQuery) ranked(counts map[string]map[string]int64) []store.TopEntry {
+	out := make([]store.TopEntry, 0, len(counts))
+	for key, c := range counts {
+		e := store.TopEntry{Key: key, Counts: c}
+		for _, n := range c {
+			e.Total += n
+		}
+		if e.Total != 0 {
+			out = append(out, e)
+		}
 	}
 	// Keys in byte order on every backend, whatever the database's
 	// collation.
 	slices.SortFunc(out, func(a, b store.TopEntry) int {
 		return cmp.Or(cmp.Compare(b.Total, a.Total), strings.Compare(a.Key, b.Key))
 	})
-	return out, nil
+	return out[:min(len(out), t.top)]
+}
+
+func (t *topQuery) run(ctx context.Context) ([]store.TopEntry, error) {
+	spans := int64(len(t.hours)) + max(0, t.d2-t.d1)
+	if spans == 0 {
+		return []store.TopEntry{}, nil
+	}
+	likely := map[string]bool{}
+	if err := t.keysOver(ctx, 0, 2*t.top, likely); err != nil {
+		return nil, err
+	}
+	counts := map[string]map[string]int64{}
+	if err := t.counts(ctx, slices.Sorted(maps.Keys(likely)), counts); err != nil {
+		return nil, err
+	}
+	list := t.ranked(counts)
+	if len(list) == t.top {
+		bound := list[len(list)-1].Total
+		per := spans * int64(t.rowsPerKey)
+		if least := (bound + per - 1) / per; least > 1 {
+			more := map[string]bool{}
+			if err := t.keysOver(ctx, least, 0, more); err != nil {
+				return nil, err
+			}
+			var rest []string
+			for k := range more {
+				if !likely[k] {
+					rest = append(rest, k)
+				}
+			}
+			slices.Sort(rest)
+			if err := t.counts(ctx, rest, counts); err != nil {
+				return nil, err
+			}
+			return t.ranked(counts), nil
+		}
+	}
+	return t.all(ctx)
+}
+
+// all sums every row of the spans, ranks the keys in the database and
+// returns the top ones' counts by class.
+func (t *topQuery) all(ctx context.Context) ([]store.TopEntry, error) {
+	union, args := t.parts("")
+	if union == "" {
+		return []store.TopEntry{}, nil
+	}
+	w := Where{Placeholders: t.r.Queries.Placeholders, Args: args}
+	w.Add("?", t.top)
+	limit := w.conds[0]
+	query := `WITH c AS (SELECT key, class, CAST(sum(count) AS BIGINT) AS n FROM (` + union + `) AS s
+			GROUP BY key, class),
+		t AS (SELECT key, CAST(sum(n) AS BIGINT) AS total FROM c GROUP BY key HAVING sum(n) <> 0
+			ORDER BY total DESC, key` + t.collate + ` LIMIT ` + limit + `)
+		SELECT c.key, c.class, c.n FROM c JOIN t ON t.key = c.key`
+	counts := map[string]map[string]int64{}
+	err := t.r.each(ctx, query, w.Args, func(rows Rows) error {
+		var key, class string
+		var n int64
+		if err := rows.Scan(&key, &class, &n); err != nil {
+			return err
+		}
+		if counts[key] == nil {
+			counts[key] = map[string]int64{}
+		}
+		if n != 0 {
+			counts[key][class] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t.ranked(counts), nil
 }

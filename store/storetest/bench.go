@@ -90,3 +90,55 @@ func BenchSentTo(b *testing.B, s store.Store) {
 		}
 	}
 }
+
+// OverviewRecords is how many records BenchOverview counts among, received
+// over OverviewSpan.
+const (
+	OverviewRecords = 1_000_000
+	OverviewSpan    = 30 * 24 * time.Hour
+)
+
+// BenchOverview measures Overview over OverviewRecords records that
+// Populate saves before the timer starts (it reports how long that took
+// and the records per second): the dashboard's last 24 hours and last 7
+// days by hour, from an hour that is not midnight, and the last 30 days
+// by day.
+func BenchOverview(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	since := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	start := time.Now()
+	truth, err := Populate(ctx, s, OverviewRecords, since, OverviewSpan, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	took := time.Since(start)
+	b.Logf("populated %d records in %d messages in %s (%.0f records/s)", truth.Records, truth.Messages,
+		took.Round(time.Millisecond), float64(truth.Records)/took.Seconds())
+	end := since.Add(OverviewSpan)
+	now := end.Add(-11 * time.Hour)
+	for _, tc := range []struct {
+		name string
+		q    store.OverviewQuery
+	}{
+		{"24h-hourly", store.OverviewQuery{Since: now.Add(-24 * time.Hour), Until: now, Bucket: time.Hour}},
+		{"7d-hourly", store.OverviewQuery{Since: now.Add(-7 * 24 * time.Hour), Until: now, Bucket: time.Hour}},
+		{"30d-daily", store.OverviewQuery{Since: since, Until: end, Bucket: 24 * time.Hour}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var ov *store.Overview
+			for b.Loop() {
+				if ov, err = s.Overview(ctx, tc.q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var total int64
+			for _, n := range ov.Totals {
+				total += n
+			}
+			b.ReportMetric(float64(total), "records")
+			if len(ov.Domains) != store.DefaultOverviewTop || ov.Domains[0].Key != "gmail.com" {
+				b.Errorf("top domains: %+v", ov.Domains)
+			}
+		})
+	}
+}

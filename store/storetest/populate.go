@@ -87,15 +87,16 @@ const (
 // the same records and the same Truth, whatever the backend.
 //
 // Records go PopulatePerMessage to a message (a digest of many DSNs, as a
-// bulk sender's bounce domain receives them), each with its own time, so
-// that a million records take thousands of saves, not a million. Recipient
+// bulk sender's bounce domain receives them), each with its own time
+// within an hour of the others, so that a million records take thousands
+// of saves, not a million. Recipient
 // domains follow a Zipf law over PopulateDomains domains, the largest
 // being gmail.com, yahoo.com, outlook.com and hotmail.com; remote MTAs
 // name a known provider for those and for some of the others (a company
 // domain hosted by Google or Microsoft). Classes come in shares close to a
 // bulk sender's (hard 35%, soft 25%, block 17%, complaint 5%, delivered
 // 13%, unknown 5%), each with reasons of classify.Reasons that fit it.
-// Saves run from 8 goroutines, so that the store commits them in groups.
+// Saves run from 16 goroutines, so that the store commits them in groups.
 func Populate(ctx context.Context, s store.Store, n int, since time.Time, span time.Duration, seed uint64) (Truth, error) {
 	if n < 0 || span < time.Second {
 		return Truth{}, fmt.Errorf("populate: %d records over %s: want n >= 0 and a span of a second or more", n, span)
@@ -113,7 +114,7 @@ func Populate(ctx context.Context, s store.Store, n int, since time.Time, span t
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for range 8 {
+	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -268,8 +269,12 @@ func (g *generator) message(i, k int) *store.Message {
 			"\r\nMessage-ID: <" + tag + "@populate.example>\r\n\r\nreports\r\n"),
 		Records: make([]record.Record, k),
 	}
+	// The records of one message arrive within an hour of each other,
+	// as a digest's do.
+	base := g.at()
 	for j := range m.Records {
 		g.record(&m.Records[j], tag, j)
+		m.Records[j].ReceivedAt = g.near(base)
 	}
 	return m
 }
@@ -292,7 +297,6 @@ func (g *generator) record(r *record.Record, tag string, j int) {
 		Diagnostic: "smtp; 550 " + status + " " + reason, RemoteMTA: mx, ReportingMTA: "mx.sender.example",
 		Reason: reason, Class: class, FixOwner: record.OwnerSender, Advice: record.AdviceSuppress,
 		OriginalMessageID: tag + "." + strconv.Itoa(j) + "@sender.example", Format: "rfc3464",
-		ReceivedAt: g.at(),
 	}
 	switch class {
 	case record.ClassDelivered:
@@ -314,6 +318,18 @@ func (g *generator) at() time.Time {
 			return t
 		}
 	}
+}
+
+// near is a time within the hour after base, in the span.
+func (g *generator) near(base time.Time) time.Time {
+	if g.seconds <= 3600 {
+		return g.at()
+	}
+	t := base.Add(time.Duration(g.rnd.Int64N(3600)) * time.Second)
+	if !t.Before(g.since.Add(time.Duration(g.seconds) * time.Second)) {
+		t = t.Add(-time.Hour)
+	}
+	return t
 }
 
 func (g *generator) pick() string {

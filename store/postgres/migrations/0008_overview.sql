@@ -14,7 +14,7 @@ CREATE TABLE rollup_hours (
 	class TEXT    NOT NULL,
 	shard INTEGER NOT NULL,
 	count BIGINT  NOT NULL,
-	PRIMARY KEY (dim, hour, key, class, shard)
+	PRIMARY KEY (dim, key, hour, class, shard)
 );
 CREATE TABLE rollup_days (
 	dim   INTEGER NOT NULL,
@@ -23,8 +23,13 @@ CREATE TABLE rollup_days (
 	class TEXT    NOT NULL,
 	shard INTEGER NOT NULL,
 	count BIGINT  NOT NULL,
-	PRIMARY KEY (dim, day, key, class, shard)
+	PRIMARY KEY (dim, key, day, class, shard)
 );
+-- The primary keys serve the counts of one key (the class series is the
+-- key ''), the indexes by count the search for the keys that may be among
+-- the top ones (sqlstore.Reads Overview).
+CREATE INDEX rollup_hours_count ON rollup_hours (dim, hour, count);
+CREATE INDEX rollup_days_count ON rollup_days (dim, day, count);
 
 -- The distinct recipient addresses of each incident's block records
 -- (store.Incident Recipients).
