@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rebound-mail/rebound/classify"
 	"github.com/rebound-mail/rebound/store"
 	"github.com/rebound-mail/rebound/verp"
 )
@@ -38,6 +39,10 @@ import (
 const (
 	ScopeRead  = "read"  // every GET route under /v1, batch checks, decoding return paths
 	ScopeWrite = "write" // changes: suppressions, webhook replays, return paths, sent mail
+
+	// scopeAny admits every configured token, whatever its scopes: the
+	// route that tells a client what its token may do.
+	scopeAny = "any"
 )
 
 // Defaults of Config.
@@ -78,8 +83,11 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Endpoints are the names of the configured webhook endpoints.
 	Endpoints []string
-	Log       *slog.Logger     // nil: discard
-	Now       func() time.Time // nil: time.Now
+	// Language is the language of explanations asked for without one
+	// (classify.language); "" is English.
+	Language string
+	Log      *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
 }
 
 // API serves the routes of a store. Create it with New.
@@ -97,6 +105,9 @@ type API struct {
 	metrics       *metrics
 	gatherer      prometheus.Gatherer
 	mux           *http.ServeMux
+	// explainers are the classifiers of the explanations, by language.
+	explainers map[string]*classify.Classifier
+	language   string
 }
 
 // tokenHash keeps a token by the SHA-256 of its secret, so that every
@@ -168,6 +179,21 @@ func New(cfg Config) (*API, error) {
 		}
 		a.tokens = append(a.tokens, tokenHash{name: t.Name, sum: sha256.Sum256([]byte(t.Secret)), scopes: slices.Clone(t.Scopes)})
 	}
+	a.language = cfg.Language
+	if a.language == "" {
+		a.language = "en"
+	}
+	a.explainers = map[string]*classify.Classifier{}
+	for _, lang := range languages {
+		c, err := classify.New(lang)
+		if err != nil {
+			return nil, fmt.Errorf("api: %v", err)
+		}
+		a.explainers[lang] = c
+	}
+	if a.explainers[a.language] == nil {
+		return nil, fmt.Errorf("api: language %q: want %s", a.language, strings.Join(languages, " or "))
+	}
 	m, err := newMetrics(cfg.Registerer, a)
 	if err != nil {
 		return nil, err
@@ -217,6 +243,8 @@ func (a *API) routeTable() []route {
 		{"GET", "/readyz", "", a.readyz},
 		{"GET", "/metrics", "", a.serveMetrics},
 		{"GET", "/v1/openapi.json", ScopeRead, a.openapi},
+		{"GET", "/v1/session", scopeAny, a.session},
+		{"GET", "/v1/explain", ScopeRead, a.explain},
 
 		{"GET", "/v1/bounces", ScopeRead, a.listBounces},
 		{"GET", "/v1/bounces/{id}", ScopeRead, a.getBounce},
@@ -226,6 +254,7 @@ func (a *API) routeTable() []route {
 
 		{"GET", "/v1/suppressions", ScopeRead, a.listSuppressions},
 		{"POST", "/v1/suppressions/check", ScopeRead, a.checkSuppressions},
+		{"GET", "/v1/suppressions/export", ScopeRead, a.exportSuppressions},
 		{"GET", "/v1/suppressions/{address}", ScopeRead, a.getSuppression},
 		{"PUT", "/v1/suppressions/{address}", ScopeWrite, a.putSuppression},
 		{"DELETE", "/v1/suppressions/{address}", ScopeWrite, a.deleteSuppression},
@@ -239,6 +268,7 @@ func (a *API) routeTable() []route {
 
 		{"GET", "/v1/incidents", ScopeRead, a.listIncidents},
 		{"GET", "/v1/stats", ScopeRead, a.stats},
+		{"GET", "/v1/overview", ScopeRead, a.overview},
 
 		{"GET", "/v1/webhooks", ScopeRead, a.listWebhooks},
 		{"GET", "/v1/webhooks/{name}/deliveries", ScopeRead, a.listDeliveries},
@@ -338,7 +368,10 @@ func (w *statusWriter) status() int {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // caller is the token that authenticated a request.
-type caller struct{ name string }
+type caller struct {
+	name   string
+	scopes []string
+}
 
 type callerKey struct{}
 
@@ -374,12 +407,12 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request, rt route) (*http
 		return r, &Problem{Status: http.StatusUnauthorized, Detail: "the token is not one of the configured API tokens"}
 	}
 	t := &a.tokens[found]
-	if !slices.Contains(t.scopes, rt.scope) {
+	if rt.scope != scopeAny && !slices.Contains(t.scopes, rt.scope) {
 		w.Header().Set("WWW-Authenticate", realm+`, error="insufficient_scope", scope="`+rt.scope+`"`)
 		return r, &Problem{Status: http.StatusForbidden,
 			Detail: fmt.Sprintf("token %q lacks the %s scope this route needs", t.name, rt.scope)}
 	}
-	return r.WithContext(withCaller(r.Context(), caller{name: t.name})), nil
+	return r.WithContext(withCaller(r.Context(), caller{name: t.name, scopes: t.scopes})), nil
 }
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {

@@ -121,6 +121,7 @@ func newFixtureOn(t *testing.T, backend string) *fixture {
 		Raw: []byte("Subject: blocked\r\n\r\nblocked\r\n"), Format: "rfc3464",
 		Records: []record.Record{{Index: 1, Recipient: "someone@d.example.test", Action: "failed", Status: "5.7.1",
 			SMTPCode: "554", Diagnostic: "554 5.7.1 listed", Reason: "blocklisted", Class: record.ClassBlock,
+			OriginalMessageID: "<campaign-7.block@sender.fixture.test>",
 			Advice: record.AdviceFixSending, Format: "rfc3464", Confidence: record.ConfidenceHigh, ReceivedAt: at}}})
 	at = at.Add(time.Minute)
 	f.rawUnrec = readFile(t, "unrecognized.eml")

@@ -25,7 +25,7 @@ type bouncePage struct {
 }
 
 func (a *API) listBounces(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r, "recipient", "domain", "class", "reason", "status", "confidence", "since", "until", "limit", "cursor")
+	q, err := parseQuery(r, "recipient", "domain", "message_id", "class", "reason", "status", "confidence", "since", "until", "limit", "cursor")
 	if err != nil {
 		return err
 	}
@@ -39,6 +39,11 @@ func (a *API) listBounces(w http.ResponseWriter, r *http.Request) error {
 	}
 	if sq.Domain, err = q.domain(); err != nil {
 		return err
+	}
+	if sq.MessageID, err = q.str("message_id"); err != nil {
+		return err
+	} else if len(sq.MessageID) > maxMessageID {
+		return badParam("message_id", fmt.Sprintf("message_id: at most %d bytes", maxMessageID))
 	}
 	if sq.Class, err = q.oneOf("class", classes...); err != nil {
 		return err

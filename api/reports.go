@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rebound-mail/rebound/store"
@@ -128,9 +129,18 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	states, err := a.store.Endpoints(r.Context())
+	list, err := a.webhooks(r)
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, webhookList{Webhooks: list})
+}
+
+// webhooks lists the endpoints configured or known to the store, by name.
+func (a *API) webhooks(r *http.Request) ([]webhook, error) {
+	states, err := a.store.Endpoints(r.Context())
+	if err != nil {
+		return nil, err
 	}
 	byName := map[string]*webhook{}
 	// Room for all, so that the pointers of byName stay valid.
@@ -148,16 +158,8 @@ func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) error {
 		}
 		list = append(list, webhook{Name: st.Endpoint, State: &st})
 	}
-	slices.SortStableFunc(list, func(x, y webhook) int {
-		switch {
-		case x.Name < y.Name:
-			return -1
-		case x.Name > y.Name:
-			return 1
-		}
-		return 0
-	})
-	return writeJSON(w, http.StatusOK, webhookList{Webhooks: list})
+	slices.SortStableFunc(list, func(x, y webhook) int { return strings.Compare(x.Name, y.Name) })
+	return list, nil
 }
 
 // endpoint checks that a path's endpoint name is configured or known to

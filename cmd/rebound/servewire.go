@@ -85,6 +85,7 @@ func newAPIServer(cfg *config.Config, st store.Store, signer *verp.Signer, reg *
 		Gatherer:   reg,
 		Registerer: reg,
 		Endpoints:  names,
+		Language:   cfg.Classify.Language,
 		Log:        log,
 		Now:        time.Now,
 
