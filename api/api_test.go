@@ -122,7 +122,7 @@ func newFixtureOn(t *testing.T, backend string) *fixture {
 		Records: []record.Record{{Index: 1, Recipient: "someone@d.example.test", Action: "failed", Status: "5.7.1",
 			SMTPCode: "554", Diagnostic: "554 5.7.1 listed", Reason: "blocklisted", Class: record.ClassBlock,
 			OriginalMessageID: "<campaign-7.block@sender.fixture.test>",
-			Advice: record.AdviceFixSending, Format: "rfc3464", Confidence: record.ConfidenceHigh, ReceivedAt: at}}})
+			Advice:            record.AdviceFixSending, Format: "rfc3464", Confidence: record.ConfidenceHigh, ReceivedAt: at}}})
 	at = at.Add(time.Minute)
 	f.rawUnrec = readFile(t, "unrecognized.eml")
 	f.unrecID = save(&store.Message{ReceivedAt: at, Source: "smtp", RcptTo: []string{"bounces@sender.fixture.test"},
