@@ -28,6 +28,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	q := store.Query{Newest: true}
 	fs.StringVar(&q.Recipient, "recipient", "", "only records for this address")
 	fs.StringVar(&q.Domain, "domain", "", "only records for recipients at this domain")
+	fs.StringVar(&q.MessageID, "message-id", "", "only records of the message with this Message-ID (the one that bounced; angle brackets optional)")
 	fs.StringVar(&q.Reason, "reason", "", "only records with this reason (e.g. userunknown; see below)")
 	fs.StringVar(&q.Class, "class", "", "only records of this class: hard, soft, block, complaint, auto-reply, delivered, unknown")
 	fs.StringVar(&q.Confidence, "confidence", "", "only records whose verdict has this confidence: high or low (high includes records stored before confidence was recorded, shown as -)")

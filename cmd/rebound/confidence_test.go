@@ -269,3 +269,18 @@ func TestServeStoreOptions(t *testing.T) {
 		t.Errorf("storeOptions = %+v", opts)
 	}
 }
+
+func TestBouncesByMessageID(t *testing.T) {
+	now := time.Now().UTC()
+	first := failureMessage("one", "one@example.org", record.ClassHard, "userunknown", "5.1.1", now.Add(-2*time.Hour))
+	first.Records[0].OriginalMessageID = "<newsletter-12.a@sender.example>"
+	second := failureMessage("two", "two@example.org", record.ClassHard, "userunknown", "5.1.1", now.Add(-time.Hour))
+	second.Records[0].OriginalMessageID = "<newsletter-12.b@sender.example>"
+	db := storeWithMessages(t, first, second)
+	for _, id := range []string{"newsletter-12.a@sender.example", "<newsletter-12.a@sender.example>"} {
+		code, out, errOut := runMain("bounces", "--json", "--message-id", id, "--db", db)
+		if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "one@example.org") {
+			t.Errorf("bounces --message-id %s: exit %d, out %q, err %q", id, code, out, errOut)
+		}
+	}
+}
