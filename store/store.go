@@ -245,7 +245,8 @@ type Store interface {
 	// records, and returns how many messages. It keeps what PruneRaw keeps:
 	// a message any of whose records is evidence of a suppression in force
 	// or of counted soft bounces is kept whole. Suppression states,
-	// their history and incidents are not touched. Deletes run in chunks.
+	// their history, incidents and the rollups Overview reads are not
+	// touched. Deletes run in chunks.
 	// Neither method touches a message still queued for relaying
 	// (RelayQueued); a message whose item was sent or failed goes with
 	// its item.

@@ -347,7 +347,9 @@ func (t *topQuery) keysOver(ctx context.Context, min int64, limit int, into map[
 			w.Add(unit+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(sp.units)), ", ")+")", args...)
 		}
 		w.Add("count >= ?", min)
-		if err := t.r.each(ctx, `SELECT DISTINCT key FROM `+table+w.SQL(), w.Args, collect); err != nil {
+		// Without DISTINCT: SQLite would rather read the primary key in
+		// its order (by key) than the index by count.
+		if err := t.r.each(ctx, `SELECT key FROM `+table+w.SQL(), w.Args, collect); err != nil {
 			return err
 		}
 	}
