@@ -94,17 +94,21 @@ const bulkQueue = 64
 func (s *Store) writeLoops() {
 	bulk := make(chan *saveRequest, bulkQueue)
 	var wg sync.WaitGroup
-	for range writers - 1 {
+	// Each writer counts into a rollup shard of its own (see
+	// queueRollups), from a place of this instance's: writers of one
+	// instance never share one, those of two instances seldom.
+	first := rand.IntN(rollupShards)
+	for i := range writers - 1 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.writeLoop(s.reqs, bulk)
+			s.writeLoop(s.reqs, bulk, (first+i)%rollupShards)
 		}()
 	}
 	bulkDone := make(chan struct{})
 	go func() {
 		defer close(bulkDone)
-		s.writeLoop(bulk, nil)
+		s.writeLoop(bulk, nil, (first+writers-1)%rollupShards)
 	}()
 	wg.Wait()
 	close(bulk)
@@ -116,7 +120,7 @@ func (s *Store) writeLoops() {
 // one sender's large message does not hold up everyone's
 // (sqlstore.FairBatches): the small ones in batches, the large ones each in
 // a transaction of its own, handed to the bulk writer when bulk is set.
-func (s *Store) writeLoop(in <-chan *saveRequest, bulk chan<- *saveRequest) {
+func (s *Store) writeLoop(in <-chan *saveRequest, bulk chan<- *saveRequest, shard int) {
 	f := sqlstore.FairBatches[*saveRequest]{
 		Weight:    func(r *saveRequest) int { return r.weight },
 		Large:     sqlstore.LargeWeight,
@@ -125,7 +129,7 @@ func (s *Store) writeLoop(in <-chan *saveRequest, bulk chan<- *saveRequest) {
 		Handoff:   bulk,
 	}
 	f.Run(in, func(batch []*saveRequest) {
-		s.commit(batch)
+		s.commit(batch, shard)
 		for _, r := range batch {
 			close(r.done)
 		}
@@ -135,7 +139,7 @@ func (s *Store) writeLoop(in <-chan *saveRequest, bulk chan<- *saveRequest) {
 // commit stores batch in one transaction. When that fails for a reason
 // other than a conflict with another instance, every message is tried
 // again alone, so that one bad message does not fail the others.
-func (s *Store) commit(batch []*saveRequest) {
+func (s *Store) commit(batch []*saveRequest, shard int) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -147,7 +151,7 @@ func (s *Store) commit(batch []*saveRequest) {
 	if len(live) == 0 {
 		return
 	}
-	err := s.commitRetrying(live)
+	err := s.commitRetrying(live, shard)
 	if err == nil {
 		return
 	}
@@ -162,14 +166,14 @@ func (s *Store) commit(batch []*saveRequest) {
 		return
 	}
 	for _, r := range live {
-		r.err = s.commitRetrying([]*saveRequest{r})
+		r.err = s.commitRetrying([]*saveRequest{r}, shard)
 	}
 }
 
-func (s *Store) commitRetrying(batch []*saveRequest) error {
+func (s *Store) commitRetrying(batch []*saveRequest, shard int) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		err = s.commitOnce(batch)
+		err = s.commitOnce(batch, shard)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -189,7 +193,7 @@ type querier interface {
 // result when it commits. Statements go in three pipelined round trips:
 // BEGIN and the messages; the records with the locks and reads that
 // scoring needs; the writes of the scores and COMMIT.
-func (s *Store) commitOnce(batch []*saveRequest) (err error) {
+func (s *Store) commitOnce(batch []*saveRequest, shard int) (err error) {
 	defer func() {
 		// A bug in scoring one record must cost a retry, not the process.
 		if x := recover(); x != nil {
@@ -215,7 +219,7 @@ func (s *Store) commitOnce(batch []*saveRequest) (err error) {
 			}
 		}
 	}()
-	results, final, err := s.saveBatch(ctx, conn, batch)
+	results, final, err := s.saveBatch(ctx, conn, batch, shard)
 	if err != nil {
 		return err
 	}
@@ -233,7 +237,7 @@ func (s *Store) commitOnce(batch []*saveRequest) (err error) {
 // saveBatch writes the messages of batch and their new records, and
 // returns the pipeline of writes that scoring them takes (suppression
 // states, incidents), for the caller to send with COMMIT.
-func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveRequest) ([]store.SaveResult, *pgx.Batch, error) {
+func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveRequest, shard int) ([]store.SaveResult, *pgx.Batch, error) {
 	results := make([]store.SaveResult, len(batch))
 
 	// Messages, in content-hash order: two writers inserting the same
@@ -345,7 +349,7 @@ func (s *Store) saveBatch(ctx context.Context, conn querier, batch []*saveReques
 	}
 	// Last before COMMIT: the rows of the current hour are the ones
 	// every batch writes, held locked the shortest.
-	queueRollups(final, scored)
+	queueRollups(final, scored, shard)
 	return results, final, nil
 }
 
@@ -876,8 +880,8 @@ func queueIncidentRecipients(b *pgx.Batch, joined []incidentRecipient) {
 
 // queueRollups queues the counts of the batch's new records into the
 // rollups (sqlstore.Rollups), one row each, in key order so that writers
-// lock rows in the same order, in a shard of the batch's own.
-func queueRollups(b *pgx.Batch, recs []*sqlstore.PreparedRecord) {
+// lock rows in the same order, in the writer's shard.
+func queueRollups(b *pgx.Batch, recs []*sqlstore.PreparedRecord, shard int) {
 	if len(recs) == 0 {
 		return
 	}
@@ -885,7 +889,6 @@ func queueRollups(b *pgx.Batch, recs []*sqlstore.PreparedRecord) {
 	for _, pr := range recs {
 		roll.AddRecord(pr, indexed)
 	}
-	shard := rand.IntN(rollupShards)
 	for _, daily := range []bool{false, true} {
 		table, unit := sqlstore.RollupTable(daily)
 		var dims []int32
@@ -909,10 +912,11 @@ func queueRollups(b *pgx.Batch, recs []*sqlstore.PreparedRecord) {
 	}
 }
 
-// rollupShards is how many rows of the rollups one count is spread over,
-// one per transaction: two writers, of this instance or another, then
-// seldom wait for each other's commit on the row of the current hour.
-const rollupShards = 8
+// rollupShards is how many rows of the rollups one count may be spread
+// over, one per writer: two writers then do not wait for each other's
+// commit on the rows of the current hour. Overview's search for the top
+// keys is the weaker the more shards (sqlstore.Reads Overview).
+const rollupShards = 4
 
 // later breaks a tie between incidents with the same last block: the one
 // opened last wins, as in an ORDER BY id DESC.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -324,6 +323,16 @@ func (t *topQuery) keysOver(ctx context.Context, min int64, limit int, into map[
 			continue
 		}
 		table, unit := RollupTable(sp.daily)
+		if limit > 0 && t.r.Queries.Placeholders == Dollar {
+			// One round trip for every span.
+			query := `SELECT r.key FROM unnest($2::bigint[]) AS u(unit) CROSS JOIN LATERAL
+				(SELECT key FROM ` + table + ` WHERE dim = $1 AND ` + unit + ` = u.unit
+				ORDER BY count DESC LIMIT $3) AS r`
+			if err := t.r.each(ctx, query, []any{t.dim, sp.units, limit}, collect); err != nil {
+				return err
+			}
+			continue
+		}
 		if limit > 0 {
 			for _, u := range sp.units {
 				w := Where{Placeholders: t.r.Queries.Placeholders}
@@ -390,14 +399,29 @@ func (t *topQuery) run(ctx context.Context) ([]store.TopEntry, error) {
 		return []store.TopEntry{}, nil
 	}
 	likely := map[string]bool{}
-	if err := t.keysOver(ctx, 0, 2*t.top, likely); err != nil {
-		return nil, err
-	}
 	counts := map[string]map[string]int64{}
-	if err := t.counts(ctx, slices.Sorted(maps.Keys(likely)), counts); err != nil {
-		return nil, err
+	var list []store.TopEntry
+	// The largest rows of each span; when they name too few keys (a key
+	// has up to rowsPerKey rows in a span), enough to name the top keys
+	// of each span several times over.
+	for _, limit := range []int{2 * t.top, 2 * t.top * t.rowsPerKey} {
+		if err := t.keysOver(ctx, 0, limit, likely); err != nil {
+			return nil, err
+		}
+		var fresh []string
+		for k := range likely {
+			if counts[k] == nil {
+				fresh = append(fresh, k)
+			}
+		}
+		slices.Sort(fresh)
+		if err := t.counts(ctx, fresh, counts); err != nil {
+			return nil, err
+		}
+		if list = t.ranked(counts); len(list) == t.top || t.rowsPerKey == 1 {
+			break
+		}
 	}
-	list := t.ranked(counts)
 	if len(list) == t.top {
 		bound := list[len(list)-1].Total
 		per := spans * int64(t.rowsPerKey)
