@@ -85,5 +85,5 @@ func BenchmarkOverview(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	storetest.BenchOverview(b, s)
+	storetest.BenchOverview(b, s, nil)
 }
