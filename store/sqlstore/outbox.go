@@ -76,7 +76,13 @@ func SuppressionEvent(c store.SuppressionChange, next suppress.State) (PendingEv
 // a block.
 func IncidentEvent(in store.Incident, opened bool) (PendingEvent, error) {
 	in.Open = true
-	b, err := json.Marshal(in)
+	// The distinct recipients are counted when incidents are listed, not
+	// as each block is saved: the event leaves the member out rather than
+	// carry a count it does not know.
+	b, err := json.Marshal(struct {
+		store.Incident
+		Recipients int `json:"recipients,omitempty"`
+	}{Incident: in})
 	if err != nil {
 		return PendingEvent{}, fmt.Errorf("encoding event of incident %d: %w", in.ID, err)
 	}
