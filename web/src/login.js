@@ -5,8 +5,9 @@ import { h, fill, field } from './dom.js';
 export function render(main, params, ctx) {
   const input = h('input', { type: 'password', name: 'token', required: true, autocomplete: 'off', spellcheck: false });
   const msg = h('div', { 'aria-live': 'assertive' });
+  // POST, so that the token stays out of a URL should the script not run.
   const form = h('form', {
-    class: 'card login',
+    class: 'card login', method: 'post',
     async onsubmit(e) {
       e.preventDefault();
       fill(msg);

@@ -47,7 +47,14 @@ function route() {
   }
   document.title = `${TITLES[view]} · Rebound`;
   const main = document.getElementById('main');
-  VIEWS[view].render(main, params, ctx);
+  // data-ready names the view once it has loaded what it shows.
+  const root = document.documentElement;
+  const hash = location.hash;
+  delete root.dataset.ready;
+  delete root.dataset.overview;
+  Promise.resolve(VIEWS[view].render(main, params, ctx)).finally(() => {
+    if (location.hash === hash) root.dataset.ready = hash;
+  });
 }
 
 document.getElementById('logout').addEventListener('click', () => {

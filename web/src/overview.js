@@ -34,6 +34,7 @@ export function render(main, params, ctx) {
     chart.destroy();
     chart = null;
   }
+  delete document.documentElement.dataset.overview;
   const rangeSel = h('select', { name: 'range' },
     [['24h', 'Last 24 hours'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'], ['custom', 'Custom']]
       .map(([v, t]) => h('option', { value: v, selected: v === st.range }, t)));
@@ -133,6 +134,7 @@ function draw(body, ov, st) {
   });
   window.rebound = window.rebound || {};
   window.rebound.charts = { overview: chart };
+  window.rebound.overview = { since: ov.since, until: ov.until, bucket: ov.bucket };
   announce(`Overview loaded: ${fmtNum(all)} records.`);
 }
 

@@ -51,7 +51,7 @@ export function render(main, params, ctx) {
   }, 'Export CSV'), exportMsg);
 
   const list = h('div', { 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
-  const lift = h('div');
+  const lift = h('div', { class: 'lift-box' });
   const write = canWrite();
   const reload = () => render(main, params, ctx);
   fill(main, h('h1', null, 'Suppressions'), form,
