@@ -78,6 +78,7 @@ if [ "${REBOUND_SKIP_E2E:-0}" != 1 ] && [ "$(id -u)" = 0 ]; then
   step "replies matrix: real MTAs x provider replies x forwarding and encodings" bash .ci/matrix.sh
   step "crash safety" bash .ci/crash.sh
   step "milter with a real Postfix" bash .ci/milter.sh
+  step "dashboard in headless Chromium" bash .ci/browser.sh
   step "docker compose config" bash .ci/compose.sh
 fi
 

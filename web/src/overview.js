@@ -27,6 +27,7 @@ function timeRange(st) {
 }
 
 let chart = null;
+const INCIDENTS = 8;
 
 export function render(main, params, ctx) {
   const st = readState(params);
@@ -138,6 +139,10 @@ function draw(body, ov, st) {
   announce(`Overview loaded: ${fmtNum(all)} records.`);
 }
 
+function plural(n, word) {
+  return `${fmtNum(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function incidents(ov, st) {
   const list = ov.incidents || [];
   const sec = h('section', { class: 'card wide' }, h('h2', null, `Open incidents (${fmtNum(ov.incidents_open ?? list.length)})`));
@@ -145,15 +150,28 @@ function incidents(ov, st) {
     sec.append(h('p', { class: 'muted' }, 'No open incidents.'));
     return sec;
   }
-  sec.append(h('ul', { class: 'incidents', lang: st.lang }, list.map((i) => h('li', { class: 'incident' },
+  const item = (i) => h('li', { class: 'incident' },
     h('div', { class: 'inc-head' },
       h('code', { class: 'code' }, i.status || '—'), ' ',
       h('strong', null, i.domain), ' ', h('span', { class: 'badge' }, i.reason),
       i.title ? h('span', { class: 'inc-title' }, ' — ', i.title) : null),
     i.explanation ? h('p', null, i.explanation) : null,
     h('p', { class: 'muted', lang: 'en' },
-      `${fmtNum(i.count)} bounces, ${fmtNum(i.recipients || 0)} recipients affected; since ${fmtTime(i.first_seen)}, last ${fmtTime(i.last_seen)} UTC`),
-    i.sample ? h('details', { lang: 'en' }, h('summary', null, 'Server reply'), h('pre', { class: 'sample' }, i.sample)) : null))));
+      `${plural(i.count, 'bounce')}, ${plural(i.recipients || 0, 'recipient')} affected; since ${fmtTime(i.first_seen)}, last ${fmtTime(i.last_seen)} UTC`),
+    i.sample ? h('details', { lang: 'en' }, h('summary', null, 'Server reply'), h('pre', { class: 'sample' }, i.sample)) : null);
+  // The newest few; the rest on demand, so that the page stays short.
+  const ul = h('ul', { class: 'incidents', lang: st.lang }, list.slice(0, INCIDENTS).map(item));
+  sec.append(ul);
+  if (list.length > INCIDENTS) {
+    const more = h('button', {
+      type: 'button', class: 'secondary',
+      onclick() {
+        ul.append(...list.slice(INCIDENTS).map(item));
+        more.remove();
+      },
+    }, `Show ${fmtNum(list.length - INCIDENTS)} more`);
+    sec.append(more);
+  }
   return sec;
 }
 
