@@ -35,7 +35,7 @@ export function render(main, params, ctx) {
     (ex.entries || []).length ? h('section', { class: 'card wide', lang },
       h('h2', { lang: 'en' }, 'Catalog entries'),
       h('ul', { class: 'entries' }, ex.entries.map((e) => h('li', null,
-        h('div', null, h('code', { class: 'code' }, e.code || e.name), e.provider ? h('span', { class: 'badge' }, e.provider) : null,
+        h('div', null, h('code', { class: 'code' }, e.code || e.name), ' ', e.provider ? h('span', { class: 'badge' }, e.provider) : null,
           ' ', h('strong', null, e.title || '')),
         e.explanation ? h('p', null, e.explanation) : null,
         h('p', { class: 'muted', lang: 'en' }, [e.reason, e.class, e.fix_owner, e.advice].filter(Boolean).join(' · ')))))) : null);

@@ -70,7 +70,7 @@ async function search(results, q, kind, by, raw) {
 function section(title, page, raw) {
   const recs = page.bounces || [];
   return h('section', { class: 'card wide' }, h('h2', null, title),
-    recs.length ? recordsTable(`${fmtNum(recs.length)}${page.next_cursor ? '+' : ''} records, newest first`, recs, raw)
+    recs.length ? recordsTable(`${fmtNum(recs.length)}${page.next_cursor ? '+' : ''} record${recs.length === 1 && !page.next_cursor ? '' : 's'}, newest first`, recs, raw)
       : h('p', { class: 'muted', dataset: { empty: 'records' } }, 'No records.'));
 }
 
