@@ -329,8 +329,16 @@ func visit(hash string) chromedp.Action[chromedp.Void] {
 		}
 		// The app marks the view with the hash as the browser keeps it
 		// (percent-encoded).
+		_, err := until(`document.documentElement.dataset.ready === location.hash`)(ctx, t)
+		return err
+	})
+}
+
+// until waits for a JavaScript expression to be true.
+func until(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		for {
-			ok, err := chromedp.Evaluate[bool](`document.documentElement.dataset.ready === location.hash`)(ctx, t)
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
 			if err != nil || ok {
 				return err
 			}
@@ -604,6 +612,13 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("suppressions of shop.example with lift buttons: %q", lifts)
 	}
 	shot(t, ctx, "suppressions")
+	// The CSV export is fetched with the token and handed over as a Blob.
+	var exported string
+	run(t, ctx, "export", chromedp.Click(chromedp.CSS(`[data-export]`)),
+		until(`document.querySelector('.export-msg').textContent !== ''`), textInto(`.export-msg`, &exported))
+	if exported != "Exported." {
+		t.Errorf("export: %q", exported)
+	}
 	run(t, ctx, "lift",
 		chromedp.Click(chromedp.CSS(`[data-lift="`+carol+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.lift-box input[name=note]`)),
@@ -637,6 +652,13 @@ func TestBrowser(t *testing.T) {
 		t.Error("no explanation")
 	}
 	shot(t, ctx, "code-lookup")
+
+	// Nothing the app did was blocked by the Content-Security-Policy.
+	var blocked []string
+	run(t, ctx, "blocked", into(`window.rebound.blocked`, &blocked))
+	if len(blocked) != 0 {
+		t.Errorf("blocked by the Content-Security-Policy: %q", blocked)
+	}
 
 	// Logging out forgets the token.
 	var tok string

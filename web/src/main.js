@@ -61,5 +61,12 @@ document.getElementById('logout').addEventListener('click', () => {
   logout();
   ctx.go('login');
 });
+// What the Content-Security-Policy blocked, for tests and debugging: the
+// app itself should never be.
+window.rebound = window.rebound || {};
+window.rebound.blocked = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.rebound.blocked.push(`${e.effectiveDirective} ${e.blockedURI}`);
+});
 window.addEventListener('hashchange', route);
 route();

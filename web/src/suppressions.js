@@ -20,7 +20,7 @@ export function render(main, params, ctx) {
     if (causeSel.value) q.set('cause', causeSel.value);
     return q;
   };
-  const exportMsg = h('span', { 'aria-live': 'polite' });
+  const exportMsg = h('span', { class: 'export-msg', 'aria-live': 'polite' });
   const form = h('form', {
     class: 'controls',
     onsubmit(e) {
@@ -29,7 +29,7 @@ export function render(main, params, ctx) {
     },
   }, field('Domain', domainIn), field('Cause', causeSel), h('button', { type: 'submit' }, 'Filter'),
   h('button', {
-    type: 'button', class: 'secondary',
+    type: 'button', class: 'secondary', dataset: { export: 'csv' },
     async onclick() {
       // The token is a header, so a plain link cannot download the
       // export: fetch it and hand the browser a Blob.
