@@ -668,6 +668,14 @@ func TestBrowser(t *testing.T) {
 		t.Error("token kept after logging out")
 	}
 
+	// Signed out, the views' navigation is gone.
+	var navShown bool
+	run(t, ctx, "signed out", into(`document.getElementById('nav').getBoundingClientRect().height > 0`, &navShown))
+	if navShown {
+		t.Error("navigation shown on the login view")
+	}
+	shot(t, ctx, "login")
+
 	// A read-only token sees no write controls.
 	signIn(t, ctx, readToken)
 	var writes int
