@@ -272,6 +272,9 @@ func into(expr string, out any) chromedp.Action[chromedp.Void] {
 		if err != nil {
 			return err
 		}
+		if out == nil {
+			return nil
+		}
 		b, err := json.Marshal(v)
 		if err != nil {
 			return err
@@ -534,6 +537,17 @@ func TestBrowser(t *testing.T) {
 		t.Error("no top reasons, domains or providers")
 	}
 	shot(t, ctx, "overview-desktop")
+
+	// The keyboard goes from the skip link to the views' links, and the
+	// focus is drawn.
+	var focus struct {
+		Text, Outline string
+	}
+	run(t, ctx, "keyboard", into(`document.querySelector('.skip').focus()`, nil), chromedp.KeyEvent("\t"),
+		into(`({ Text: document.activeElement.textContent, Outline: getComputedStyle(document.activeElement).outlineStyle })`, &focus))
+	if focus.Text != "Overview" || focus.Outline != "solid" {
+		t.Errorf("a tab after the skip link: focus on %q with outline %q, want the Overview link drawn solid", focus.Text, focus.Outline)
+	}
 
 	// Phone width: the layout reflows, nothing wider than the screen.
 	run(t, ctx, "phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Reload(),
