@@ -36,7 +36,7 @@ func runBounces(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&q.Limit, "limit", 50, "at most N records (0: all)")
 	oldest := fs.Bool("oldest", false, "oldest first (and the oldest N with --limit), instead of newest first")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rebound bounces [--json | --verbose] [--config FILE] [--db PATH-or-URL] [--recipient A] [--domain D] [--reason R] [--class C] [--confidence high|low] [--since T] [--limit N] [--oldest]")
+		fmt.Fprintln(stderr, "usage: rebound bounces [--json | --verbose] [--config FILE] [--db PATH-or-URL] [--recipient A] [--domain D] [--message-id ID] [--reason R] [--class C] [--confidence high|low] [--since T] [--limit N] [--oldest]")
 		fmt.Fprintln(stderr, "\nLists the newest records first, 50 unless --limit says otherwise.")
 		fs.PrintDefaults()
 		fmt.Fprintln(stderr, "\nreasons:")

@@ -24,6 +24,7 @@ func TestWithDashboard(t *testing.T) {
 		hasCSP bool
 	}{
 		{"/v1/bounces", true, 200, false},
+		{"/v1", true, 200, false},
 		{"/v1/suppressions/a@example.com/history", true, 200, false},
 		{"/healthz", true, 200, false},
 		{"/readyz", true, 200, false},

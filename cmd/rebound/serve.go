@@ -373,7 +373,9 @@ wait:
 func withDashboard(api, dash http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", dash)
-	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics"} {
+	// "/v1" too, so that it is the API's 404 rather than the mux's
+	// redirect to "/v1/".
+	for _, p := range []string{"/v1", "/v1/", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, api)
 	}
 	return mux
