@@ -252,18 +252,9 @@ func testUpgradeFromVersion1(t *testing.T, legacy func(t *testing.T) (func(strin
 	ctx := context.Background()
 	p := suppress.DefaultPolicy
 	exec, open := legacy(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("writing the old database: %v", err)
-		}
-	}
+	v1 := version1DB{t: t, exec: exec}
 	raw := []byte("From: MAILER-DAEMON@mx.example.net\r\nSubject: stored before confidence\r\n\r\nold report\r\n")
-	hash := store.ContentHash(raw)
-	must(exec(`INSERT INTO messages (content_hash, received_at, source, remote_addr, helo, mail_from,
-		rcpt_to, parse_error, format, raw_size, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		hash[:], sqlstore.UnixNano(base), "smtp", "192.0.2.1:25", "mx.example.net", "",
-		`["bounces@sender.test"]`, "", "rfc3464", int64(len(raw)), sqlstore.Compress(raw)))
+	hash := v1.message(raw, base)
 	old := []record.Record{
 		rec("gone@old.test", record.ClassHard, "userunknown", base),
 		rec("soft@old.test", record.ClassSoft, "mailboxfull", base),
@@ -273,31 +264,20 @@ func testUpgradeFromVersion1(t *testing.T, legacy func(t *testing.T) (func(strin
 		r.Index = i + 1
 		r.Confidence, r.Evidence = "", "" // not in the old schema
 		r.OriginalHeaders = map[string]string{"X-Campaign": "winter"}
-		must(exec(`INSERT INTO records (message_id, key, address, recipient_domain, source, idx,
-			recipient, original_recipient, action, status, smtp_code, diagnostic, remote_mta,
-			reporting_mta, reason, class, fix_owner, advice, explanation, catalog_entry,
-			feedback_type, original_message_id, original_from, original_to, original_subject,
-			original_headers, format, received_at, authenticated)
-			VALUES ((SELECT id FROM messages WHERE content_hash = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			hash[:], store.RecordKey(hash, r), mustAddress(t, r.Recipient), suppress.RecipientDomain(r.Recipient),
-			r.Source, int64(r.Index), r.Recipient, r.OriginalRecipient, r.Action, r.Status, r.SMTPCode, r.Diagnostic,
-			r.RemoteMTA, r.ReportingMTA, r.Reason, r.Class, r.FixOwner, r.Advice, r.Explanation, r.CatalogEntry,
-			r.FeedbackType, r.OriginalMessageID, r.OriginalFrom, r.OriginalTo, r.OriginalSubject,
-			`{"X-Campaign":"winter"}`, r.Format, sqlstore.UnixNano(r.ReceivedAt), true))
+		v1.record(hash, r, `{"X-Campaign":"winter"}`)
 		r.Authenticated = true
 	}
 	// gone@old.test was suppressed by its hard bounce; soft@old.test is one
 	// soft bounce short of the threshold.
 	const addressRow = `INSERT INTO addresses (address, soft_count, window_start, last_bounce, suppressed,
 		cause, reason, since, expires, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	must(exec(addressRow, "gone@old.test", int64(0), int64(0), sqlstore.UnixNano(base), true,
+	v1.must(v1.exec(addressRow, "gone@old.test", int64(0), int64(0), sqlstore.UnixNano(base), true,
 		suppress.CauseHard, "userunknown", sqlstore.UnixNano(base), int64(0), []string{"old-gone"}))
 	softKeys := make([]string, p.SoftThreshold-1)
 	for i := range softKeys {
 		softKeys[i] = fmt.Sprintf("old-soft-%d", i)
 	}
-	must(exec(addressRow, "soft@old.test", int64(len(softKeys)), sqlstore.UnixNano(base), sqlstore.UnixNano(base),
+	v1.must(v1.exec(addressRow, "soft@old.test", int64(len(softKeys)), sqlstore.UnixNano(base), sqlstore.UnixNano(base),
 		false, "", "", int64(0), int64(0), softKeys))
 
 	s := open(store.Options{})

@@ -346,19 +346,10 @@ func testQueryMessageID(t *testing.T, s store.Store) {
 // the rollups: the upgrade counts them, and the incidents' recipients.
 func testOverviewUpgrade(t *testing.T, legacy func(t *testing.T) (func(string, ...any) error, func(store.Options) store.Store)) {
 	exec, open := legacy(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("writing the old database: %v", err)
-		}
-	}
+	v1 := version1DB{t: t, exec: exec}
 	day0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 	raw := []byte("From: MAILER-DAEMON@mx.example.net\r\nSubject: stored before the overview\r\n\r\nold\r\n")
-	hash := store.ContentHash(raw)
-	must(exec(`INSERT INTO messages (content_hash, received_at, source, remote_addr, helo, mail_from,
-		rcpt_to, parse_error, format, raw_size, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		hash[:], sqlstore.UnixNano(day0), "smtp", "192.0.2.1:25", "mx.example.net", "",
-		`["bounces@sender.test"]`, "", "rfc3464", int64(len(raw)), sqlstore.Compress(raw)))
+	hash := v1.message(raw, day0)
 	old := []record.Record{
 		rec("gone@old.test", record.ClassHard, "userunknown", day0.Add(time.Hour)),
 		rec("soft@gmail.com", record.ClassSoft, "mailboxfull", day0.Add(2*time.Hour)),
@@ -372,23 +363,12 @@ func testOverviewUpgrade(t *testing.T, legacy func(t *testing.T) (func(string, .
 		r := &old[i]
 		r.Index = i + 1
 		r.Confidence, r.Evidence = "", ""
-		must(exec(`INSERT INTO records (message_id, key, address, recipient_domain, source, idx,
-			recipient, original_recipient, action, status, smtp_code, diagnostic, remote_mta,
-			reporting_mta, reason, class, fix_owner, advice, explanation, catalog_entry,
-			feedback_type, original_message_id, original_from, original_to, original_subject,
-			original_headers, format, received_at, authenticated)
-			VALUES ((SELECT id FROM messages WHERE content_hash = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			hash[:], store.RecordKey(hash, r), mustAddress(t, r.Recipient), suppress.RecipientDomain(r.Recipient),
-			r.Source, int64(r.Index), r.Recipient, r.OriginalRecipient, r.Action, r.Status, r.SMTPCode, r.Diagnostic,
-			r.RemoteMTA, r.ReportingMTA, r.Reason, r.Class, r.FixOwner, r.Advice, r.Explanation, r.CatalogEntry,
-			r.FeedbackType, r.OriginalMessageID, r.OriginalFrom, r.OriginalTo, r.OriginalSubject,
-			"", r.Format, sqlstore.UnixNano(r.ReceivedAt), true))
+		v1.record(hash, r, "")
 	}
 	// The incident the three blocks opened (its destination is their
 	// domain: their remote MTA is no known provider).
 	dest, code, _ := suppress.IncidentKey(&old[2])
-	must(exec(`INSERT INTO incidents (domain, code, status, reason, sample, first_seen, last_seen, count)
+	v1.must(v1.exec(`INSERT INTO incidents (domain, code, status, reason, sample, first_seen, last_seen, count)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, dest, code, old[2].Status, old[2].Reason, old[2].Diagnostic,
 		sqlstore.UnixNano(old[2].ReceivedAt), sqlstore.UnixNano(old[4].ReceivedAt), int64(3)))
 
