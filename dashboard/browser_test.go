@@ -354,6 +354,20 @@ func until(expr string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// choose sets the value of the form control sel as a person choosing it
+// would: the value, then its input and change events.
+func choose(sel, value string) chromedp.Action[chromedp.Void] {
+	js, _ := json.Marshal(value)
+	q, _ := json.Marshal(sel)
+	return into(`(() => {
+	  const el = document.querySelector(`+string(q)+`);
+	  el.value = `+string(js)+`;
+	  el.dispatchEvent(new Event('input', { bubbles: true }));
+	  el.dispatchEvent(new Event('change', { bubbles: true }));
+	  return el.value;
+	})()`, nil)
+}
+
 // login loads the dashboard, signs in with token at the login view and
 // waits for the overview.
 func login(t *testing.T, ctx context.Context, s *server, token string) {
@@ -380,7 +394,19 @@ const (
 	carol      = "carol@shop.example"
 	aliceMsgID = "hand-1@sender.example"
 	liftNote   = "address fixed by the customer"
+	// added by hand in the suppressions view.
+	dave       = "dave@hand.example"
+	daveReason = "asked by phone"
+	daveNote   = "ticket 4711"
+	// paged are the suppressions of paged.example: more than one page of
+	// the suppressions view (suppressPage addresses).
+	pagedDomain  = "paged.example"
+	pagedCount   = 57
+	suppressPage = 50 // PAGE in web/src/suppressions.js
 )
+
+// pagedAddr is the i-th address of paged.example, in address order.
+func pagedAddr(i int) string { return fmt.Sprintf("user%03d@%s", i, pagedDomain) }
 
 // seed fills a new SQLite store: n records from storetest.Populate over
 // span, ending at the last whole hour, and the hand-made records,
@@ -429,6 +455,14 @@ func seed(t *testing.T, n int, span time.Duration) (string, storetest.Truth) {
 	if err := st.AddSuppression(ctx, store.Suppression{Address: carol, Cause: "manual", Reason: "asked to stop", Since: then,
 		Actor: "ops", Note: "phone call"}); err != nil {
 		t.Fatal(err)
+	}
+	// Stored newest address first, so that the listing's order is its
+	// own, not the insertion's.
+	for i := pagedCount - 1; i >= 0; i-- {
+		if err := st.AddSuppression(ctx, store.Suppression{Address: pagedAddr(i), Cause: "manual", Reason: "list cleaning", Since: then,
+			Actor: "ops"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return db, truth
 }
@@ -507,6 +541,51 @@ func checkOverview(t *testing.T, got overviewState, truth storetest.Truth) {
 	}
 }
 
+// checkDays compares a chart by day, from from to to (00:00 UTC both),
+// with the truth and alice's hard bounce on aliceDay.
+func checkDays(t *testing.T, got overviewState, truth storetest.Truth, from, to, aliceDay time.Time) {
+	t.Helper()
+	days := int(to.Sub(from) / (24 * time.Hour))
+	if got.Bucket != "day" || len(got.Labels) != days || len(got.Table) != days+1 {
+		t.Fatalf("bucket %s, %d labels, %d table rows; want day, %d, %d", got.Bucket, len(got.Labels), len(got.Table), days, days+1)
+	}
+	if since, err := time.Parse(time.RFC3339, got.Since); err != nil || !since.Equal(from) {
+		t.Errorf("chart from %s, chosen %s", got.Since, from)
+	}
+	sum := map[string]int64{}
+	for i := range days {
+		day := from.Add(time.Duration(i) * 24 * time.Hour)
+		want := truth.Day(day)
+		if day.Equal(aliceDay) {
+			want["hard"]++
+		}
+		if label := day.Format("2006-01-02"); got.Labels[i] != label || got.Table[i][0] != label {
+			t.Errorf("day %d labelled %q in the chart, %q in the table; want %s", i, got.Labels[i], got.Table[i][0], label)
+		}
+		for j, c := range classes {
+			if v := got.Datasets[c][i]; v != want[c] {
+				t.Errorf("chart %s on %s: %d, seeded %d", c, got.Labels[i], v, want[c])
+			}
+			if v := num(t, got.Table[i][j+1]); v != want[c] {
+				t.Errorf("table %s on %s: %d, seeded %d", c, got.Labels[i], v, want[c])
+			}
+			sum[c] += want[c]
+		}
+	}
+	for j, c := range classes {
+		want := truth.ByClass[c]
+		if c == "hard" {
+			want++
+		}
+		if sum[c] != want {
+			t.Errorf("seeded %s outside the chosen days: %d of %d in them", c, sum[c], want)
+		}
+		if v := num(t, got.Table[days][j+1]); v != want {
+			t.Errorf("table total %s: %d, seeded %d", c, v, want)
+		}
+	}
+}
+
 func TestBrowser(t *testing.T) {
 	ctx := browser(t)
 	db, truth := seed(t, 20000, 21*time.Hour)
@@ -537,6 +616,34 @@ func TestBrowser(t *testing.T) {
 		t.Error("no top reasons, domains or providers")
 	}
 	shot(t, ctx, "overview-desktop")
+
+	// A custom range by day: from 00:00 UTC of the day of alice's record,
+	// two days back, to the end of the last seeded day.
+	// The seeded end, from the truth rather than the clock, which may have
+	// passed an hour since.
+	var end time.Time
+	for h := range truth.ByHour {
+		if h.After(end) {
+			end = h
+		}
+	}
+	end = end.Add(time.Hour)
+	aliceDay := end.Add(-48 * time.Hour).Truncate(24 * time.Hour)
+	from := aliceDay
+	to := end.Add(-time.Nanosecond).Truncate(24 * time.Hour).Add(24 * time.Hour)
+	run(t, ctx, "custom range",
+		choose(`select[name=range]`, "custom"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=since]`)),
+		choose(`input[name=since]`, from.Format("2006-01-02T15:04")),
+		choose(`input[name=until]`, to.Format("2006-01-02T15:04")),
+		choose(`select[name=bucket]`, "day"),
+		chromedp.Click(chromedp.CSS(`form.controls button[type=submit]`)),
+		until(`location.hash.includes('range=custom')`),
+		chromedp.WaitReady(chromedp.CSS(`html[data-overview=rendered]`)),
+		until(`document.documentElement.dataset.ready === location.hash`),
+		into(readOverview, &ov))
+	checkDays(t, ov, truth, from, to, aliceDay)
+	shot(t, ctx, "overview-custom-days")
 
 	// The keyboard goes from the skip link to the views' links, and the
 	// focus is drawn.
@@ -655,6 +762,97 @@ func TestBrowser(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("history of %s has no lift by ops with the note: %+v", carol, hist.Changes)
+	}
+
+	// Adding a suppression by hand, for seven days: the view goes to the
+	// address's search, and the list then holds it.
+	added := time.Now().UTC()
+	run(t, ctx, "add suppression",
+		visit("#/suppressions"),
+		chromedp.Click(chromedp.CSS(`details.write summary`)),
+		chromedp.WaitVisible(chromedp.CSS(`details.write input[name=address]`)),
+		chromedp.SendKeys(chromedp.CSS(`details.write input[name=address]`), dave),
+		chromedp.SendKeys(chromedp.CSS(`details.write input[name=reason]`), daveReason),
+		chromedp.SendKeys(chromedp.CSS(`details.write input[name=note]`), daveNote),
+		choose(`details.write select[name=duration]`, "168h"),
+		chromedp.Click(chromedp.CSS(`details.write button[type=submit]`)),
+		until(`location.hash.startsWith('#/search?') && document.documentElement.dataset.ready === location.hash`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-state]`)),
+		into(`document.querySelector('[data-state]').dataset.state`, &state))
+	if state != "suppressed" {
+		t.Errorf("after adding, the search shows %s as %q", dave, state)
+	}
+	var listed [][]string
+	run(t, ctx, "added listed",
+		visit("#/suppressions?domain=hand.example"),
+		chromedp.WaitVisible(chromedp.CSS(`table.suppressions tbody tr`)),
+		into(`[...document.querySelectorAll('table.suppressions tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent))`, &listed))
+	if len(listed) != 1 || len(listed[0]) < 5 {
+		t.Fatalf("suppressions of hand.example: %q", listed)
+	}
+	expires := added.Add(7 * 24 * time.Hour)
+	if r := listed[0]; r[0] != dave || r[1] != "manual" || r[2] != daveReason ||
+		(r[4] != expires.Format("2006-01-02 15:04") && r[4] != expires.Add(time.Minute).Format("2006-01-02 15:04")) {
+		t.Errorf("suppression added by hand listed as %q; want %s, manual, %q, expiring %s", r, dave, daveReason, expires.Format("2006-01-02 15:04"))
+	}
+	hist.Changes = nil
+	s.api(t, "/v1/suppressions/"+dave+"/history", &hist)
+	found = false
+	for _, c := range hist.Changes {
+		if c.Action == store.ChangeSuppressed && c.Note == daveNote && c.Actor == "ops" && c.Reason == daveReason {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("history of %s has no suppression by ops with the note: %+v", dave, hist.Changes)
+	}
+
+	// Paging: the first page, the next, and back to the first, each the
+	// right addresses in address order.
+	pageAddrs := func(what string) []string {
+		var addrs []string
+		run(t, ctx, what,
+			chromedp.WaitVisible(chromedp.CSS(`table.suppressions tbody tr`)),
+			into(`[...document.querySelectorAll('table.suppressions tbody tr')].map((tr) => tr.children[0].textContent)`, &addrs))
+		return addrs
+	}
+	wantAddrs := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			out = append(out, pagedAddr(i))
+		}
+		return out
+	}
+	checkPage := func(what string, got, want []string) {
+		t.Helper()
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: %d addresses %q, want %d %q", what, len(got), got, len(want), want)
+		}
+	}
+	run(t, ctx, "paged first", visit("#/suppressions?domain="+pagedDomain))
+	first := pageAddrs("read first page")
+	checkPage("first page", first, wantAddrs(0, suppressPage))
+	run(t, ctx, "next page",
+		chromedp.Click(chromedp.CSS(`nav.pager a:last-child`)),
+		until(`location.hash.includes('cursor=') && document.documentElement.dataset.ready === location.hash`))
+	second := pageAddrs("read next page")
+	checkPage("next page", second, wantAddrs(suppressPage, pagedCount))
+	var pager []string
+	run(t, ctx, "pager", into(`[...document.querySelectorAll('nav.pager a')].map((a) => a.textContent)`, &pager))
+	if strings.Join(pager, ",") != "First page" {
+		t.Errorf("links on the last page: %q, want only First page", pager)
+	}
+	shot(t, ctx, "suppressions-page-2")
+	run(t, ctx, "back to first",
+		chromedp.Click(chromedp.CSS(`nav.pager a`)),
+		until(`!location.hash.includes('cursor=') && document.documentElement.dataset.ready === location.hash`))
+	checkPage("first page again", pageAddrs("read first page again"), first)
+	seen := map[string]bool{}
+	for _, a := range append(first, second...) {
+		if seen[a] {
+			t.Errorf("%s on both pages", a)
+		}
+		seen[a] = true
 	}
 
 	// Code lookup, in Dutch.
