@@ -255,6 +255,9 @@ func TestOverview(t *testing.T) {
 			{"?lang=fr", "lang"},
 			{"?since=2020-01-01T00:00:00Z&until=2019-01-01T00:00:00Z", "until"},
 			{"?since=1900-01-01T00:00:00Z", "bucket"},
+			// More hours than the store counts in one answer, fewer
+			// than /v1/stats allows.
+			{"?since=2020-01-01T00:00:00Z&until=2021-01-02T00:00:00Z", "bucket"},
 		} {
 			r := f.do(request{method: "GET", path: "/v1/overview" + c.query, token: readToken, invalid: true})
 			expect(t, r, http.StatusBadRequest)

@@ -11,7 +11,6 @@ import (
 
 // Bounds of an overview request.
 const (
-	defaultTop      = 10
 	maxTop          = 100
 	maxIncidentView = 100
 	maxSample       = 1000 // of an incident's text read for its explanation
@@ -69,7 +68,7 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	oq := store.OverviewQuery{Bucket: time.Hour, Top: defaultTop}
+	oq := store.OverviewQuery{Bucket: time.Hour, Top: store.DefaultOverviewTop}
 	bucketName := "hour"
 	if s, err := q.oneOf("bucket", "hour", "day"); err != nil {
 		return err
@@ -95,8 +94,8 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request) error {
 	if !oq.Since.Before(oq.Until) {
 		return badParam("since", "since must be before until (now, when until is left out)")
 	}
-	if n := oq.Until.Sub(oq.Since) / oq.Bucket; n > maxBuckets {
-		return badParam("bucket", fmt.Sprintf("%d buckets of a %s from since to until: at most %d; count by day or narrow the range", n, bucketName, maxBuckets))
+	if n := oq.Until.Sub(oq.Since) / oq.Bucket; n > store.MaxOverviewBuckets {
+		return badParam("bucket", fmt.Sprintf("%d buckets of a %s from since to until: at most %d; count by day or narrow the range", n, bucketName, store.MaxOverviewBuckets))
 	}
 	if s, err := q.str("top"); err != nil {
 		return err
